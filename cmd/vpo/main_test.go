@@ -1,0 +1,243 @@
+package main
+
+import (
+	"bufio"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+	_ "modernc.org/sqlite"
+)
+
+var update = flag.Bool("update", false, "update testscript golden files")
+
+// TestMain makes the test binary double as the vpo binary: testscript runs "vpo" in
+// scripts as a real child process, so signals, exit codes and streams are real.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"vpo": func() { os.Exit(run()) },
+	})
+}
+
+// TestScripts runs the end-to-end scripts in testdata/script.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, ScriptParams(t, "testdata/script"))
+}
+
+// ScriptParams are the testscript parameters shared by vpo's end-to-end scripts.
+func ScriptParams(t *testing.T, dir string) testscript.Params {
+	return testscript.Params{
+		Dir:                 dir,
+		UpdateScripts:       *update,
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			// A private HOME, so ~/.vpo is the script's own.
+			env.Setenv("HOME", env.WorkDir+"/home")
+			return os.MkdirAll(env.WorkDir+"/home", 0o755)
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"freeport":   cmdFreeport,
+			"waithealth": cmdWaitHealth,
+			"http":       cmdHTTP,
+			"signal":     cmdSignal,
+			"exits":      cmdExits,
+			"jsonlogs":   cmdJSONLogs,
+			"holdport":   cmdHoldPort,
+			"sqlexec":    cmdSQLExec,
+			"rodir":      cmdReadOnlyDir,
+		},
+	}
+}
+
+// freeport VAR: sets VAR to a TCP port that was free a moment ago.
+func cmdFreeport(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: freeport VAR")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	ts.Setenv(args[0], strconv.Itoa(port))
+}
+
+// holdport PORT: listens on 127.0.0.1:PORT until the script ends.
+func cmdHoldPort(ts *testscript.TestScript, neg bool, args []string) {
+	ln, err := net.Listen("tcp", "127.0.0.1:"+args[0])
+	ts.Check(err)
+	ts.Defer(func() { ln.Close() })
+}
+
+// waithealth URL STATUS [SECONDS]: polls URL until it answers with STATUS.
+func cmdWaitHealth(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: waithealth URL STATUS [SECONDS]")
+	}
+	want, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	limit := 20 * time.Second
+	if len(args) > 2 {
+		s, err := strconv.Atoi(args[2])
+		ts.Check(err)
+		limit = time.Duration(s) * time.Second
+	}
+	client := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(limit)
+	last := "no answer"
+	for time.Now().Before(deadline) {
+		resp, err := client.Get(args[0])
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == want {
+				fmt.Fprintf(ts.Stdout(), "%s", body)
+				return
+			}
+			last = fmt.Sprintf("%d %s", resp.StatusCode, body)
+		} else {
+			last = err.Error()
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ts.Fatalf("%s did not answer %d within %s; last: %s", args[0], want, limit, last)
+}
+
+// http METHOD URL [BODYFILE]: prints "HTTP <status>" and the body to stdout.
+func cmdHTTP(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: http METHOD URL [BODYFILE]")
+	}
+	var body io.Reader
+	if len(args) > 2 {
+		body = strings.NewReader(ts.ReadFile(args[2]))
+	}
+	req, err := http.NewRequest(args[0], args[1], body)
+	ts.Check(err)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if tok := ts.Getenv("VPO_TEST_TOKEN"); tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	ts.Check(err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	ts.Check(err)
+	fmt.Fprintf(ts.Stdout(), "HTTP %d\n%s", resp.StatusCode, b)
+}
+
+// signal SIG: sends SIGTERM, SIGINT, SIGKILL, SIGSTOP or SIGCONT to every background
+// command still running.
+func cmdSignal(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: signal TERM|INT|KILL|STOP|CONT")
+	}
+	sig := map[string]syscall.Signal{"TERM": syscall.SIGTERM, "INT": syscall.SIGINT,
+		"KILL": syscall.SIGKILL, "STOP": syscall.SIGSTOP, "CONT": syscall.SIGCONT}[args[0]]
+	if sig == 0 {
+		ts.Fatalf("unknown signal %s", args[0])
+	}
+	n := 0
+	for _, c := range ts.BackgroundCmds() {
+		if c.Process != nil && c.ProcessState == nil {
+			if err := c.Process.Signal(sig); err == nil {
+				n++
+			}
+		}
+	}
+	if n == 0 {
+		ts.Fatalf("no running background command to signal")
+	}
+}
+
+// exits CODE PROGRAM ARGS...: runs the program, which must exit with CODE.
+func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: exits CODE PROGRAM [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	err = ts.Exec(args[1], args[2:]...)
+	got := 0
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		got = ee.ExitCode()
+	case err != nil:
+		ts.Fatalf("%s: %v", args[1], err)
+	}
+	if got != want {
+		ts.Fatalf("%s exited with %d, want %d", args[1], got, want)
+	}
+}
+
+// jsonlogs FILE: every line of FILE (or "stderr") is a JSON object with the keys
+// timestamp, level, logger and message.
+func cmdJSONLogs(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: jsonlogs FILE")
+	}
+	sc := bufio.NewScanner(strings.NewReader(ts.ReadFile(args[0])))
+	n := 0
+	for sc.Scan() {
+		var rec map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			ts.Fatalf("line %d is not JSON: %q", n+1, sc.Text())
+		}
+		for _, k := range []string{"timestamp", "level", "logger", "message"} {
+			if _, ok := rec[k].(string); !ok {
+				ts.Fatalf("line %d has no string %q: %q", n+1, k, sc.Text())
+			}
+		}
+		n++
+	}
+	if n == 0 {
+		ts.Fatalf("no log lines")
+	}
+}
+
+// sqlexec DB SQL: runs one statement on a SQLite database.
+func cmdSQLExec(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: sqlexec DB SQL")
+	}
+	db, err := sql.Open("sqlite", ts.MkAbs(args[0]))
+	ts.Check(err)
+	defer db.Close()
+	_, err = db.Exec(args[1])
+	if neg {
+		if err == nil {
+			ts.Fatalf("statement succeeded")
+		}
+		return
+	}
+	ts.Check(err)
+}
+
+// rodir DIR: makes DIR read-only for vpo until the script ends. As root, whom mode
+// bits do not stop, it bind-mounts DIR read-only; otherwise it takes the write bits.
+func cmdReadOnlyDir(ts *testscript.TestScript, neg bool, args []string) {
+	dir := ts.MkAbs(args[0])
+	if os.Geteuid() != 0 {
+		ts.Check(os.Chmod(dir, 0o555))
+		ts.Defer(func() { os.Chmod(dir, 0o755) })
+		return
+	}
+	ts.Check(syscall.Mount(dir, dir, "", syscall.MS_BIND, ""))
+	ts.Defer(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
+	ts.Check(syscall.Mount("", dir, "", syscall.MS_REMOUNT|syscall.MS_BIND|syscall.MS_RDONLY, ""))
+}

@@ -1,0 +1,209 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+func envFrom(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func writeFile(t *testing.T, dir, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestPrecedence checks flag > file > env > default for every layered setting.
+func TestPrecedence(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		file       string
+		env        map[string]string
+		flags      Flags
+		wantPort   int
+		wantSource Source
+		wantLevel  string
+	}{
+		{name: "default", wantPort: 8321, wantSource: SourceDefault, wantLevel: "info"},
+		{name: "env over default", env: map[string]string{"VPO_SERVER_PORT": "9001", "VPO_LOG_LEVEL": "debug"},
+			wantPort: 9001, wantSource: SourceEnv, wantLevel: "debug"},
+		{name: "file over env", file: "[server]\nport = 9002\n[logging]\nlevel = \"warning\"\n",
+			env:      map[string]string{"VPO_SERVER_PORT": "9001", "VPO_LOG_LEVEL": "debug"},
+			wantPort: 9002, wantSource: SourceFile, wantLevel: "warning"},
+		{name: "flag over file and env", file: "[server]\nport = 9002\n",
+			env:      map[string]string{"VPO_SERVER_PORT": "9001"},
+			flags:    Flags{Port: ptr(9003), LogLevel: ptr("error")},
+			wantPort: 9003, wantSource: SourceFlag, wantLevel: "error"},
+		{name: "flag over env without file", env: map[string]string{"VPO_SERVER_PORT": "9001"},
+			flags: Flags{Port: ptr(9003)}, wantPort: 9003, wantSource: SourceFlag, wantLevel: "info"},
+		{name: "empty env is unset", env: map[string]string{"VPO_SERVER_PORT": ""},
+			wantPort: 8321, wantSource: SourceDefault, wantLevel: "info"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			home := t.TempDir()
+			if tt.file != "" {
+				if err := os.MkdirAll(filepath.Join(home, ".vpo"), 0o700); err != nil {
+					t.Fatal(err)
+				}
+				writeFile(t, filepath.Join(home, ".vpo"), tt.file)
+			}
+			cfg, err := Load(tt.flags, Options{Home: home, Getenv: envFrom(tt.env)})
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if cfg.Server.Port != tt.wantPort || cfg.Sources["server.port"] != tt.wantSource && !(tt.wantSource == SourceDefault && cfg.Sources["server.port"] == "") {
+				t.Errorf("port = %d from %q, want %d from %q", cfg.Server.Port, cfg.Sources["server.port"], tt.wantPort, tt.wantSource)
+			}
+			if cfg.Logging.Level != tt.wantLevel {
+				t.Errorf("level = %q, want %q", cfg.Logging.Level, tt.wantLevel)
+			}
+		})
+	}
+}
+
+// TestEveryEnvVar checks that each documented variable reaches its setting.
+func TestEveryEnvVar(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	env := map[string]string{
+		"VPO_DATABASE_PATH":           "/srv/vpo/lib.db",
+		"VPO_SERVER_BIND":             "0.0.0.0",
+		"VPO_SERVER_PORT":             "9100",
+		"VPO_SERVER_SHUTDOWN_TIMEOUT": "12.5",
+		"VPO_LOG_LEVEL":               "warning",
+		"VPO_LOG_FORMAT":              "json",
+		"VPO_FFPROBE_PATH":            "/opt/ffprobe",
+		"VPO_JOBS_WORKERS":            "3",
+		"VPO_LOG_JOURNAL":             "off",
+	}
+	cfg, err := Load(Flags{}, Options{Home: home, Getenv: envFrom(env)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []any{cfg.DatabasePath, cfg.Server.Bind, cfg.Server.Port, cfg.Server.ShutdownTimeout,
+		cfg.Logging.Level, cfg.Logging.Format, cfg.Tools.FFprobe, cfg.Jobs.Workers, cfg.Logging.Journal}
+	want := []any{"/srv/vpo/lib.db", "0.0.0.0", 9100, 12500 * time.Millisecond,
+		"warning", "json", "/opt/ffprobe", 3, "off"}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Errorf("setting %d = %v, want %v", i, got[i], want[i])
+		}
+	}
+	for key, src := range cfg.Sources {
+		if src != SourceEnv {
+			t.Errorf("%s source = %s, want env", key, src)
+		}
+	}
+}
+
+// TestConfigPath checks which file is read and that only the default may be missing.
+func TestConfigPath(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	other := writeFile(t, t.TempDir(), "[server]\nport = 9200\n")
+
+	cfg, err := Load(Flags{}, Options{Home: home, Getenv: envFrom(nil)})
+	if err != nil || cfg.File != "" {
+		t.Fatalf("missing default file: cfg.File=%q err=%v, want defaults", cfg.File, err)
+	}
+	cfg, err = Load(Flags{}, Options{Home: home, Getenv: envFrom(map[string]string{"VPO_CONFIG_PATH": other})})
+	if err != nil || cfg.Server.Port != 9200 || cfg.File != other {
+		t.Fatalf("VPO_CONFIG_PATH: port=%d file=%q err=%v", cfg.Server.Port, cfg.File, err)
+	}
+	missing := filepath.Join(home, "nope.toml")
+	_, err = Load(Flags{ConfigPath: &missing}, Options{Home: home, Getenv: envFrom(map[string]string{"VPO_CONFIG_PATH": other})})
+	if err == nil || !strings.Contains(err.Error(), missing) {
+		t.Fatalf("--config to a missing file: err=%v, want an error naming %s", err, missing)
+	}
+}
+
+// TestValidationMessages checks that each bad value gets one clear line naming the
+// file, the key and, where the decoder knows it, the line and column.
+func TestValidationMessages(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		file string
+		env  map[string]string
+		want string // substring after "config <file>"
+	}{
+		{name: "port out of range", file: "[server]\nport = 70000\n", want: ": server.port: 70000 is out of range (1-65535)"},
+		{name: "negative shutdown timeout", file: "[server]\nshutdown_timeout = -1\n", want: ": server.shutdown_timeout: -1 is out of range (0-86400 seconds)"},
+		{name: "bad level", file: "[logging]\nlevel = \"loud\"\n", want: `: logging.level: "loud" is not one of debug, info, warning, error`},
+		{name: "bad format", file: "[logging]\nformat = \"xml\"\n", want: `: logging.format: "xml" is not one of text, json`},
+		{name: "unknown key", file: "[server]\nport = 8000\nbogus = 1\n", want: ":3:1: server.bogus: unknown key"},
+		{name: "unknown table", file: "[nope]\nx = 1\n", want: ":1:2: nope: unknown key"},
+		{name: "wrong type", file: "[server]\nport = \"abc\"\n", want: ":2:8: server.port: wrong type: got a TOML string, want an integer"},
+		{name: "malformed", file: "[server\nport = 1\n", want: ":1:8: expected ']' to close table name"},
+		{name: "workers zero", file: "[jobs]\nworkers = 0\n", want: ": jobs.workers: 0 is out of range (1-256)"},
+		{name: "relative root", file: "[library]\nroots = [\"media\"]\n", want: `: library.roots: entry 1 "media" is not an absolute path`},
+		{name: "env port not a number", env: map[string]string{"VPO_SERVER_PORT": "abc"}, want: `config environment VPO_SERVER_PORT: server.port: "abc" is not an integer`},
+		{name: "env level bad", env: map[string]string{"VPO_LOG_LEVEL": "loud"}, want: `config environment VPO_LOG_LEVEL: logging.level: "loud" is not one of`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			home := t.TempDir()
+			var flags Flags
+			var path string
+			if tt.file != "" {
+				path = writeFile(t, home, tt.file)
+				flags.ConfigPath = &path
+			}
+			_, err := Load(flags, Options{Home: home, Getenv: envFrom(tt.env)})
+			if err == nil {
+				t.Fatal("Load succeeded, want an error")
+			}
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("error %T is not a *config.Error", err)
+			}
+			msg := err.Error()
+			if strings.Contains(msg, "\n") {
+				t.Errorf("message has several lines: %q", msg)
+			}
+			if path != "" && !strings.HasPrefix(msg, "config "+path) {
+				t.Errorf("message %q does not start by naming %s", msg, path)
+			}
+			if !strings.Contains(msg, tt.want) {
+				t.Errorf("message = %q, want it to contain %q", msg, tt.want)
+			}
+		})
+	}
+}
+
+// TestUnreadableFile uses a directory as the config file: unreadable even for root.
+func TestUnreadableFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	_, err := Load(Flags{ConfigPath: &dir}, Options{Home: dir, Getenv: envFrom(nil)})
+	if err == nil || !strings.Contains(err.Error(), "config "+dir+": cannot read file") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestRelativeDatabasePath(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	cfg, err := Load(Flags{}, Options{Home: home, Getenv: envFrom(map[string]string{"VPO_DATABASE_PATH": "other.db"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(home, ".vpo", "other.db"); cfg.DatabasePath != want {
+		t.Errorf("database path = %q, want %q", cfg.DatabasePath, want)
+	}
+}

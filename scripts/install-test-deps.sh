@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what vpo's tests need on Debian 12: ffmpeg (the real ffprobe, and ffmpeg
+# to make test media), wrk and hyperfine (benchmarks), sqlite3 (fault tests), gcc
+# (the race detector needs cgo). Quick when everything is already there.
+set -euo pipefail
+pkgs=(ffmpeg wrk hyperfine sqlite3 gcc libc6-dev debootstrap systemd-container curl ca-certificates procps iproute2)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing test dependencies: ${missing[*]}" >&2
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+for i in 1 2 3; do
+	if $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
+		exit 0
+	fi
+	echo "apt-get failed (attempt $i); retrying" >&2
+	sleep 5
+done
+exit 1
