@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/vpo-project/vpo/internal/testmedia"
 	_ "modernc.org/sqlite"
 )
 
@@ -58,6 +60,11 @@ func ScriptParams(t *testing.T, dir string) testscript.Params {
 			"holdport":   cmdHoldPort,
 			"sqlexec":    cmdSQLExec,
 			"rodir":      cmdReadOnlyDir,
+			"mkmedia":    cmdMkMedia,
+			"waitjob":    cmdWaitJob,
+			"sqlquery":   cmdSQLQuery,
+			"setjson":    cmdSetJSON,
+			"sleep":      cmdSleep,
 		},
 	}
 }
@@ -115,14 +122,15 @@ func cmdWaitHealth(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Fatalf("%s did not answer %d within %s; last: %s", args[0], want, limit, last)
 }
 
-// http METHOD URL [BODYFILE]: prints "HTTP <status>" and the body to stdout.
+// http METHOD URL [BODYFILE]: sends BODYFILE ($VARS expanded) and prints "HTTP <status>" and the body to stdout.
 func cmdHTTP(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) < 2 {
 		ts.Fatalf("usage: http METHOD URL [BODYFILE]")
 	}
 	var body io.Reader
 	if len(args) > 2 {
-		body = strings.NewReader(ts.ReadFile(args[2]))
+		// $VARS in the body file are expanded, like in script lines.
+		body = strings.NewReader(os.Expand(ts.ReadFile(args[2]), ts.Getenv))
 	}
 	req, err := http.NewRequest(args[0], args[1], body)
 	ts.Check(err)
@@ -240,4 +248,137 @@ func cmdReadOnlyDir(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(syscall.Mount(dir, dir, "", syscall.MS_BIND, ""))
 	ts.Defer(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
 	ts.Check(syscall.Mount("", dir, "", syscall.MS_REMOUNT|syscall.MS_BIND|syscall.MS_RDONLY, ""))
+}
+
+// mkmedia DIR [N]: writes the test media (sample.mkv, sample.mp4, truncated.mkv,
+// empty.mkv, notvideo.mp4) into DIR, or N small valid videos when N is given.
+func cmdMkMedia(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: mkmedia DIR [N]")
+	}
+	dir := ts.MkAbs(args[0])
+	if len(args) == 2 {
+		n, err := strconv.Atoi(args[1])
+		ts.Check(err)
+		_, err = testmedia.WriteMany(dir, n)
+		ts.Check(err)
+		return
+	}
+	_, err := testmedia.Write(dir)
+	ts.Check(err)
+}
+
+// waitjob BASEURL ID STATE [SECONDS]: polls GET BASEURL/api/jobs/ID until the job is
+// in STATE, then prints the job.
+func cmdWaitJob(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 3 {
+		ts.Fatalf("usage: waitjob BASEURL ID STATE [SECONDS]")
+	}
+	limit := 30 * time.Second
+	if len(args) > 3 {
+		s, err := strconv.Atoi(args[3])
+		ts.Check(err)
+		limit = time.Duration(s) * time.Second
+	}
+	url := args[0] + "/api/jobs/" + args[1]
+	client := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(limit)
+	last := ""
+	for time.Now().Before(deadline) {
+		resp, err := client.Get(url)
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			var j struct {
+				State string `json:"state"`
+			}
+			_ = json.Unmarshal(body, &j)
+			last = string(body)
+			if j.State == args[2] {
+				fmt.Fprintf(ts.Stdout(), "%s", body)
+				return
+			}
+		} else {
+			last = err.Error()
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	ts.Fatalf("job %s did not reach %s within %s; last: %s", args[1], args[2], limit, last)
+}
+
+// sqlquery DB SQL: prints the rows of a query, one per line, columns separated by |.
+func cmdSQLQuery(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: sqlquery DB SQL")
+	}
+	db, err := sql.Open("sqlite", "file:"+ts.MkAbs(args[0])+"?_pragma=busy_timeout(5000)")
+	ts.Check(err)
+	defer db.Close()
+	rows, err := db.Query(args[1])
+	ts.Check(err)
+	defer rows.Close()
+	cols, err := rows.Columns()
+	ts.Check(err)
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		ts.Check(rows.Scan(ptrs...))
+		parts := make([]string, len(vals))
+		for i, v := range vals {
+			if b, ok := v.([]byte); ok {
+				v = string(b)
+			}
+			parts[i] = fmt.Sprint(v)
+		}
+		fmt.Fprintln(ts.Stdout(), strings.Join(parts, "|"))
+	}
+	ts.Check(rows.Err())
+}
+
+// setjson VAR PATH: sets VAR to the value at PATH (dot-separated keys and indexes,
+// e.g. files.0.id) in the JSON of the last command's stdout (after an "HTTP nnn" line).
+func cmdSetJSON(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: setjson VAR PATH")
+	}
+	out := ts.ReadFile("stdout")
+	if strings.HasPrefix(out, "HTTP ") {
+		_, out, _ = strings.Cut(out, "\n")
+	}
+	var v any
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		ts.Fatalf("stdout is not JSON: %v", err)
+	}
+	for _, key := range strings.Split(args[1], ".") {
+		switch node := v.(type) {
+		case map[string]any:
+			v = node[key]
+		case []any:
+			i, err := strconv.Atoi(key)
+			if err != nil || i < 0 || i >= len(node) {
+				ts.Fatalf("%s: no index %s", args[1], key)
+			}
+			v = node[i]
+		default:
+			ts.Fatalf("%s: cannot index %T with %s", args[1], v, key)
+		}
+	}
+	if f, ok := v.(float64); ok {
+		ts.Setenv(args[0], strconv.FormatFloat(f, 'f', -1, 64))
+		return
+	}
+	ts.Setenv(args[0], fmt.Sprint(v))
+}
+
+// sleep DURATION: waits, e.g. "sleep 500ms".
+func cmdSleep(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: sleep DURATION")
+	}
+	d, err := time.ParseDuration(args[0])
+	ts.Check(err)
+	time.Sleep(d)
 }

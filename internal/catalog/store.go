@@ -33,7 +33,7 @@ const BusyTimeout = 10 * time.Second
 
 // maxOpenConns bounds the pool. WAL lets readers run beside the one writer; more
 // connections than this only add lock contention.
-const maxOpenConns = 4
+const maxOpenConns = 8
 
 // Store is the catalogue over one SQLite file.
 type Store struct {

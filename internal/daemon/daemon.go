@@ -17,7 +17,10 @@ import (
 	"github.com/vpo-project/vpo/internal/catalog"
 	"github.com/vpo-project/vpo/internal/config"
 	"github.com/vpo-project/vpo/internal/httpapi"
+	"github.com/vpo-project/vpo/internal/jobs"
+	"github.com/vpo-project/vpo/internal/library"
 	"github.com/vpo-project/vpo/internal/logging"
+	"github.com/vpo-project/vpo/internal/probe"
 	"github.com/vpo-project/vpo/internal/version"
 )
 
@@ -56,9 +59,51 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	logging.Component(logger, "db").Info("database ready", "path", cfg.DatabasePath,
 		"schema_version", store.SchemaVersion(), "duration_ms", ms(time.Since(t)))
 
+	closeStore := func() { store.Close(context.Background()) }
+
+	jobsLog := logging.Component(logger, "jobs")
+	t = time.Now()
+	if err := jobs.Migrate(ctx, store.DB(), jobsLog); err != nil {
+		closeStore()
+		return fmt.Errorf("database %s: job queue schema: %w", cfg.DatabasePath, err)
+	}
+	scanner, err := library.NewScanner(library.Options{
+		Store:      store,
+		Prober:     probe.Runner{Path: cfg.Tools.FFprobe, Timeout: cfg.Jobs.ProbeTimeout},
+		Extensions: cfg.Library.Extensions,
+		Roots:      cfg.Library.Roots,
+		Workers:    cfg.Jobs.Workers,
+		Logger:     logging.Component(logger, "scan"),
+	})
+	if err != nil {
+		closeStore()
+		return err
+	}
+	if err := scanner.Prober().Check(); err != nil {
+		logging.Component(logger, "scan").Warn("ffprobe is not available; files will be recorded with the error until it is",
+			"error", err.Error())
+	}
+	workers := library.NewWorkers(scanner, store, logging.Component(logger, "scan"))
+	engine, err := jobs.New(store.DB(), jobs.Config{
+		Workers:     cfg.Jobs.Workers,
+		JobTimeout:  cfg.Jobs.JobTimeout,
+		MaxAttempts: maxAttempts,
+		Logger:      jobsLog,
+	}, workers.Register)
+	if err != nil {
+		closeStore()
+		return err
+	}
+	n, err := engine.RequeueInterrupted(ctx)
+	if err != nil {
+		closeStore()
+		return fmt.Errorf("re-queue interrupted jobs: %w", err)
+	}
+	jobsLog.Info("job queue ready", "requeued", n, "workers", cfg.Jobs.Workers, "duration_ms", ms(time.Since(t)))
+
 	ln, err := listen(cfg.Addr())
 	if err != nil {
-		store.Close(context.Background())
+		closeStore()
 		return err
 	}
 
@@ -68,6 +113,10 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		Database:      store,
 		SchemaVersion: store.SchemaVersion(),
 		Started:       opts.Started,
+		Jobs:          engine,
+		Store:         store,
+		Scanner:       scanner,
+		MaxQueued:     maxQueued,
 	})
 	srv := &http.Server{
 		Handler:           api.Handler(),
@@ -81,6 +130,11 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
+	if err := engine.Start(ctx); err != nil {
+		_ = srv.Close()
+		closeStore()
+		return fmt.Errorf("start job workers: %w", err)
+	}
 	api.SetReady()
 	log.Info("vpo is ready", "address", ln.Addr().String(), "version", version.String(),
 		"startup_ms", ms(time.Since(opts.Started)))
@@ -102,22 +156,45 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		}
 	}()
 
-	shutdown(log, cfg, api, srv, store)
+	shutdown(log, cfg, api, srv, store, engine, workers)
 	return runErr
 }
+
+// maxAttempts is how many times a job runs before it is failed. Retrying a scan
+// that failed on a catalogue error helps when the error was passing (a full disk
+// that was freed); more attempts would only repeat a real failure.
+const maxAttempts = 3
+
+// maxQueued caps the job queue; submissions beyond it get 429.
+const maxQueued = 10000
 
 // shutdown stops the daemon in order: health turns 503 and mutating requests are
 // refused; in-flight requests finish within the budget; then the database is
 // checkpointed and closed.
-func shutdown(log *slog.Logger, cfg *config.Config, api *httpapi.API, srv *http.Server, store *catalog.Store) {
+func shutdown(log *slog.Logger, cfg *config.Config, api *httpapi.API, srv *http.Server, store *catalog.Store,
+	engine *jobs.Engine, workers *library.Workers) {
 	start := time.Now()
 	budget := cfg.Server.ShutdownTimeout
 	deadline := start.Add(budget)
 
 	api.StartDrain()
+	workers.ShutdownBegun()
 	log.Info("shutdown: health reports unhealthy; new work refused", "shutdown_timeout_s", budget.Seconds())
 
+	// Jobs first, while the HTTP server still answers /health (503) and reads: the
+	// running jobs get the budget, then are cancelled and put back in the queue.
 	t := time.Now()
+	_, running, _ := engine.Counts(context.Background())
+	if running > 0 {
+		log.Info("shutdown: waiting for running jobs", "running", running, "timeout_s", budget.Seconds())
+	}
+	if err := engine.Stop(context.Background(), budget); err != nil {
+		log.Warn("shutdown: job workers did not stop cleanly", "error", err.Error(), "duration_ms", ms(time.Since(t)))
+	} else {
+		log.Info("shutdown: job workers stopped", "duration_ms", ms(time.Since(t)))
+	}
+
+	t = time.Now()
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	err := srv.Shutdown(ctx)
 	cancel()

@@ -15,6 +15,10 @@ import (
 	"time"
 
 	"golang.org/x/sync/singleflight"
+
+	"github.com/vpo-project/vpo/internal/catalog"
+	"github.com/vpo-project/vpo/internal/jobs"
+	"github.com/vpo-project/vpo/internal/library"
 )
 
 // MaxBodyBytes bounds every request body.
@@ -30,6 +34,13 @@ type Deps struct {
 	SchemaVersion int64
 	// Started is when the process started, for uptime.
 	Started time.Time
+
+	// The job engine, the catalogue and the scanner; nil in tests of /health alone.
+	Jobs    *jobs.Engine
+	Store   *catalog.Store
+	Scanner *library.Scanner
+	// MaxQueued caps the queued jobs; a submission beyond it gets 429. 0: no cap.
+	MaxQueued int
 }
 
 // API holds the handlers' dependencies and the daemon's lifecycle state as /health
@@ -50,6 +61,14 @@ type API struct {
 func New(deps Deps) *API {
 	a := &API{deps: deps, logger: deps.Logger, mux: http.NewServeMux(), methods: map[string][]string{}}
 	a.handle("GET /health", a.handleHealth)
+	if deps.Jobs != nil {
+		a.handle("POST /api/jobs", a.handleSubmitJob)
+		a.handle("GET /api/jobs", a.handleListJobs)
+		a.handle("GET /api/jobs/{id}", a.handleGetJob)
+		a.handle("POST /api/jobs/{id}/cancel", a.handleCancelJob)
+		a.handle("GET /api/files", a.handleListFiles)
+		a.handle("GET /api/files/{id}", a.handleGetFile)
+	}
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.logger, errorf(http.StatusNotFound, "not_found",
 			fmt.Sprintf("no such endpoint: %s", r.URL.Path)))

@@ -12,8 +12,8 @@ type DatabaseChecker interface {
 	Check(ctx context.Context) error
 }
 
-// HealthTimeout bounds the database probe, so that /health answers well under 100 ms
-// even when the database hangs.
+// HealthTimeout bounds the probes behind /health, so that it answers well under
+// 100 ms even when the database hangs.
 const HealthTimeout = 50 * time.Millisecond
 
 // Health is the /health response body.
@@ -25,6 +25,25 @@ type Health struct {
 	Version       string  `json:"version"`
 	ShuttingDown  bool    `json:"shutting_down"`
 	SchemaVersion int64   `json:"schema_version"`
+	// Jobs is present when the job engine runs.
+	Jobs *JobsHealth `json:"jobs,omitempty"`
+	// Tools maps each external tool to "ok" or why it cannot be used.
+	Tools map[string]string `json:"tools,omitempty"`
+}
+
+// JobsHealth is the job engine's part of /health.
+type JobsHealth struct {
+	Queued  int    `json:"queued"`
+	Running int    `json:"running"`
+	Workers string `json:"workers"` // "ok...", or why the workers are not taking work
+	alive   bool
+}
+
+// probes is the result of one round of health probes.
+type probes struct {
+	dbErr error
+	jobs  *JobsHealth
+	tools map[string]string
 }
 
 func (a *API) handleHealth(w http.ResponseWriter, r *http.Request) error {
@@ -33,9 +52,7 @@ func (a *API) handleHealth(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// Health computes the health report and its HTTP status. Concurrent callers share one
-// database probe, so a flood of probes costs one query at a time and a hung database
-// holds at most one goroutine.
+// Health computes the health report and its HTTP status.
 func (a *API) Health(ctx context.Context) (Health, int) {
 	h := Health{
 		Version:       a.deps.Version,
@@ -43,19 +60,20 @@ func (a *API) Health(ctx context.Context) (Health, int) {
 		UptimeSeconds: math.Round(time.Since(a.deps.Started).Seconds()*1000) / 1000,
 		ShuttingDown:  a.draining.Load(),
 	}
-	dbErr := a.checkDatabase(ctx)
-	if dbErr != nil {
+	p := a.probe(ctx)
+	h.Database = "connected"
+	if p.dbErr != nil {
 		h.Database = "disconnected"
-		h.DatabaseError = dbErr.Error()
-	} else {
-		h.Database = "connected"
+		h.DatabaseError = p.dbErr.Error()
 	}
+	h.Jobs, h.Tools = p.jobs, p.tools
+	workersOK := p.jobs == nil || p.jobs.alive
 	switch {
 	case h.ShuttingDown:
 		h.Status = "unhealthy"
 	case !a.ready.Load():
 		h.Status = "starting"
-	case dbErr != nil:
+	case p.dbErr != nil || !workersOK:
 		h.Status = "degraded"
 	default:
 		h.Status = "healthy"
@@ -64,27 +82,59 @@ func (a *API) Health(ctx context.Context) (Health, int) {
 	return h, http.StatusServiceUnavailable
 }
 
-// checkDatabase runs the probe with HealthTimeout, in a goroutine so that even a
-// probe blocked in a system call cannot hold the response past the deadline.
-func (a *API) checkDatabase(ctx context.Context) error {
-	if a.deps.Database == nil {
-		return errNoDatabase
-	}
-	ch := a.health.DoChan("db", func() (any, error) {
+// probe runs the probes with HealthTimeout in a goroutine, so that even a probe
+// blocked in a system call cannot hold the response past the deadline. Concurrent
+// callers share one round, so a flood of health checks costs one round at a time
+// and a hung database holds at most one goroutine.
+func (a *API) probe(ctx context.Context) probes {
+	ch := a.health.DoChan("probe", func() (any, error) {
 		cctx, cancel := context.WithTimeout(context.Background(), HealthTimeout)
 		defer cancel()
-		return nil, a.deps.Database.Check(cctx)
+		return a.runProbes(cctx), nil
 	})
 	timer := time.NewTimer(HealthTimeout + 10*time.Millisecond)
 	defer timer.Stop()
 	select {
 	case res := <-ch:
-		return res.Err
+		return res.Val.(probes)
 	case <-timer.C:
-		return errDatabaseTimeout
+		return probes{dbErr: errDatabaseTimeout}
 	case <-ctx.Done():
-		return ctx.Err()
+		return probes{dbErr: ctx.Err()}
 	}
+}
+
+func (a *API) runProbes(ctx context.Context) probes {
+	var p probes
+	if a.deps.Database == nil {
+		p.dbErr = errNoDatabase
+	} else {
+		p.dbErr = a.deps.Database.Check(ctx)
+	}
+	if a.deps.Jobs != nil && p.dbErr == nil {
+		p.jobs = a.jobsHealth(ctx)
+	}
+	if a.deps.Scanner != nil {
+		p.tools = map[string]string{"ffprobe": "ok"}
+		if err := a.deps.Scanner.Prober().Check(); err != nil {
+			p.tools["ffprobe"] = err.Error()
+		}
+	}
+	return p
+}
+
+// jobsHealth reports the queue and whether the workers are taking work. Both are
+// cheap reads on River's state index.
+func (a *API) jobsHealth(ctx context.Context) *JobsHealth {
+	jh := &JobsHealth{}
+	q, r, err := a.deps.Jobs.Counts(ctx)
+	if err != nil {
+		jh.Workers = "cannot count jobs: " + err.Error()
+		return jh
+	}
+	jh.Queued, jh.Running = q, r
+	jh.alive, jh.Workers = a.deps.Jobs.Alive(ctx)
+	return jh
 }
 
 type healthError string

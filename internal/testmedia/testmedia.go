@@ -104,13 +104,12 @@ var (
 )
 
 // load generates the media on first use and returns the cache.
-func load(t testing.TB) *cache {
-	t.Helper()
+func load() (*cache, error) {
 	cacheOnce.Do(func() { cached, cacheErr = generate() })
 	if cacheErr != nil {
-		t.Fatalf("testmedia: %v", cacheErr)
+		return nil, fmt.Errorf("testmedia: %w", cacheErr)
 	}
-	return cached
+	return cached, nil
 }
 
 // Make writes the files described by [Files] into dir (created if needed;
@@ -120,12 +119,25 @@ func load(t testing.TB) *cache {
 // missing or generation fails.
 func Make(t testing.TB, dir string) Files {
 	t.Helper()
-	c := load(t)
 	if dir == "" {
 		dir = t.TempDir()
 	}
+	f, err := Write(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// Write is Make for callers without a testing.TB (testscript commands, benchmark
+// tools): it returns an error instead of failing a test.
+func Write(dir string) (Files, error) {
+	c, err := load()
+	if err != nil {
+		return Files{}, err
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatalf("testmedia: create dir: %v", err)
+		return Files{}, fmt.Errorf("testmedia: create dir: %w", err)
 	}
 	f := Files{
 		MKV:       filepath.Join(dir, "sample.mkv"),
@@ -145,10 +157,10 @@ func Make(t testing.TB, dir string) Files {
 		{f.NotVideo, []byte(notVideoContent)},
 	} {
 		if err := os.WriteFile(w.path, w.data, 0o644); err != nil {
-			t.Fatalf("testmedia: write %s: %v", w.path, err)
+			return Files{}, fmt.Errorf("testmedia: write %s: %w", w.path, err)
 		}
 	}
-	return f
+	return f, nil
 }
 
 // MakeMany writes n small valid Matroska files (1 s, 160x120 video plus
@@ -160,15 +172,27 @@ func Make(t testing.TB, dir string) Files {
 // whose container title differs.
 func MakeMany(t testing.TB, dir string, n int) []string {
 	t.Helper()
-	if n < 0 {
-		t.Fatalf("testmedia: MakeMany: negative count %d", n)
-	}
-	c := load(t)
 	if dir == "" {
 		dir = t.TempDir()
 	}
+	paths, err := WriteMany(dir, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return paths
+}
+
+// WriteMany is MakeMany for callers without a testing.TB.
+func WriteMany(dir string, n int) ([]string, error) {
+	if n < 0 {
+		return nil, fmt.Errorf("testmedia: MakeMany: negative count %d", n)
+	}
+	c, err := load()
+	if err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatalf("testmedia: create dir: %v", err)
+		return nil, fmt.Errorf("testmedia: create dir: %w", err)
 	}
 	digits := len(manyMarker) - len(manyPrefix)
 	paths := make([]string, 0, n)
@@ -177,17 +201,17 @@ func MakeMany(t testing.TB, dir string, n int) []string {
 		id := manyCounter.Add(1)
 		num := fmt.Sprintf("%0*d", digits, id)
 		if len(num) != digits {
-			t.Fatalf("testmedia: MakeMany: counter overflow at %d", id)
+			return nil, fmt.Errorf("testmedia: MakeMany: counter overflow at %d", id)
 		}
 		copy(buf, c.many)
 		copy(buf[c.manyOffset:], num)
 		p := filepath.Join(dir, "video-"+num+".mkv")
 		if err := os.WriteFile(p, buf, 0o644); err != nil {
-			t.Fatalf("testmedia: write %s: %v", p, err)
+			return nil, fmt.Errorf("testmedia: write %s: %w", p, err)
 		}
 		paths = append(paths, p)
 	}
-	return paths
+	return paths, nil
 }
 
 // generate encodes all media into a scratch directory, reads it into

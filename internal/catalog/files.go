@@ -1,0 +1,314 @@
+package catalog
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/vpo-project/vpo/internal/probe"
+)
+
+// File is one catalogued video file.
+type File struct {
+	ID          int64
+	Path        string // byte for byte as the file system gives it
+	Size        int64
+	ModTime     time.Time
+	Fingerprint string
+	Container   string
+	Duration    float64
+	BitRate     int64
+	// ProbeError is why ffprobe could not read the file, or "".
+	ProbeError string
+	ProbedAt   *time.Time
+	// Missing is set when a rescan no longer found the file; the row is kept.
+	Missing   bool
+	FirstSeen time.Time
+	UpdatedAt time.Time
+	// Tracks is filled by GetFile only.
+	Tracks []probe.Track
+}
+
+// Known is what an incremental rescan needs to know about a catalogued file.
+type Known struct {
+	ID      int64
+	Size    int64
+	MtimeNS int64
+	Missing bool
+	// Probed is set once ffprobe's result (or its error) is recorded.
+	Probed bool
+}
+
+// Observation is what a scan found for one file and what ffprobe said about it.
+type Observation struct {
+	Path        string
+	Size        int64
+	ModTime     time.Time
+	Fingerprint string
+	Result      *probe.Result // nil when ProbeError is set
+	ProbeError  string
+	// Retry leaves the file unprobed (probed_at NULL) so that the next scan probes
+	// it again: for failures that are not the file's fault, like a missing ffprobe.
+	Retry bool
+}
+
+const timeFormat = "2006-01-02T15:04:05.000000000Z07:00"
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
+
+func parseTime(s string) time.Time {
+	t, _ := time.Parse(timeFormat, s)
+	return t
+}
+
+// prefixRange returns the half-open range [lo, hi) of strings that start with dir
+// followed by a slash, so that a prefix query uses the path index.
+func prefixRange(dir string) (lo, hi string) {
+	dir = strings.TrimSuffix(dir, "/")
+	return dir + "/", dir + "0" // '0' is the byte after '/'
+}
+
+// KnownFiles returns the catalogued files under root, keyed by path.
+func (s *Store) KnownFiles(ctx context.Context, root string) (map[string]Known, error) {
+	lo, hi := prefixRange(root)
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT id, path, size, mtime_ns, missing, probed_at IS NOT NULL FROM files WHERE path >= ? AND path < ?`, lo, hi)
+	if err != nil {
+		return nil, fmt.Errorf("list catalogued files under %s: %w", root, err)
+	}
+	defer rows.Close()
+	known := make(map[string]Known)
+	for rows.Next() {
+		var k Known
+		var path string
+		if err := rows.Scan(&k.ID, &path, &k.Size, &k.MtimeNS, &k.Missing, &k.Probed); err != nil {
+			return nil, fmt.Errorf("list catalogued files under %s: %w", root, err)
+		}
+		known[path] = k
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list catalogued files under %s: %w", root, err)
+	}
+	return known, nil
+}
+
+// RecordFile writes one file and its tracks in one transaction: either all of it is
+// in the catalogue or none of it is. It returns the file's id.
+func (s *Store) RecordFile(ctx context.Context, o Observation) (int64, error) {
+	now := formatTime(time.Now())
+	probedAt := sql.NullString{String: now, Valid: !o.Retry}
+	var id int64
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
+		var container string
+		var duration sql.NullFloat64
+		var bitRate sql.NullInt64
+		if o.Result != nil {
+			container = o.Result.Container
+			duration = sql.NullFloat64{Float64: o.Result.Duration, Valid: o.Result.Duration > 0}
+			bitRate = sql.NullInt64{Int64: o.Result.BitRate, Valid: o.Result.BitRate > 0}
+		}
+		err := tx.QueryRowContext(ctx, `
+INSERT INTO files (path, size, mtime_ns, fingerprint, container, duration, bit_rate, probe_error,
+                   probed_at, missing, first_seen, last_seen, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)
+ON CONFLICT (path) DO UPDATE SET
+    size = excluded.size, mtime_ns = excluded.mtime_ns, fingerprint = excluded.fingerprint,
+    container = excluded.container, duration = excluded.duration, bit_rate = excluded.bit_rate,
+    probe_error = excluded.probe_error, probed_at = excluded.probed_at, missing = 0,
+    last_seen = excluded.last_seen, updated_at = excluded.updated_at
+RETURNING id`,
+			o.Path, o.Size, o.ModTime.UnixNano(), o.Fingerprint, container, duration, bitRate, o.ProbeError,
+			probedAt, now, now, now).Scan(&id)
+		if err != nil {
+			return fmt.Errorf("record file %q: %w", o.Path, err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM tracks WHERE file_id = ?`, id); err != nil {
+			return fmt.Errorf("record tracks of %q: %w", o.Path, err)
+		}
+		if o.Result == nil || len(o.Result.Tracks) == 0 {
+			return nil
+		}
+		stmt, err := tx.PrepareContext(ctx, `
+INSERT INTO tracks (file_id, idx, type, codec, language, title, is_default, is_forced,
+                    channels, channel_layout, width, height, frame_rate)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return fmt.Errorf("record tracks of %q: %w", o.Path, err)
+		}
+		defer stmt.Close()
+		for _, t := range o.Result.Tracks {
+			_, err := stmt.ExecContext(ctx, id, t.Index, t.Type, t.Codec, t.Language, t.Title, t.Default, t.Forced,
+				nullInt(t.Channels), t.ChannelLayout, nullInt(t.Width), nullInt(t.Height), nullFloat(t.FrameRate))
+			if err != nil {
+				return fmt.Errorf("record track %d of %q: %w", t.Index, o.Path, err)
+			}
+		}
+		return nil
+	})
+	return id, err
+}
+
+// MarkPresent clears the missing flag of files that a rescan found again unchanged.
+func (s *Store) MarkPresent(ctx context.Context, ids []int64) error {
+	return s.setMissing(ctx, ids, false)
+}
+
+// MarkMissing flags files that a rescan no longer found. Their rows and tracks stay.
+func (s *Store) MarkMissing(ctx context.Context, ids []int64) error {
+	return s.setMissing(ctx, ids, true)
+}
+
+func (s *Store) setMissing(ctx context.Context, ids []int64, missing bool) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	now := formatTime(time.Now())
+	return s.withTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `UPDATE files SET missing = ?, updated_at = ? WHERE id = ?`)
+		if err != nil {
+			return fmt.Errorf("update missing flags: %w", err)
+		}
+		defer stmt.Close()
+		for _, id := range ids {
+			if _, err := stmt.ExecContext(ctx, missing, now, id); err != nil {
+				return fmt.Errorf("update missing flag of file %d: %w", id, err)
+			}
+		}
+		return nil
+	})
+}
+
+func nullInt(v int) sql.NullInt64 { return sql.NullInt64{Int64: int64(v), Valid: v != 0} }
+
+func nullFloat(v float64) sql.NullFloat64 { return sql.NullFloat64{Float64: v, Valid: v != 0} }
+
+// FileFilter selects files for ListFiles. Zero fields do not filter.
+type FileFilter struct {
+	PathPrefix string // a directory: files under it
+	Container  string // substring of ffprobe's format name, e.g. "matroska"
+	Codec      string // files with a track of this codec
+	Language   string // files with a track in this language
+	Missing    *bool
+	After      int64 // cursor: files with a larger id
+	Limit      int
+}
+
+const fileColumns = `id, path, size, mtime_ns, fingerprint, container, duration, bit_rate, probe_error,
+probed_at, missing, first_seen, updated_at`
+
+// ListFiles returns a page of files in id order.
+func (s *Store) ListFiles(ctx context.Context, f FileFilter) ([]File, error) {
+	var where []string
+	var args []any
+	if f.After > 0 {
+		where = append(where, "id > ?")
+		args = append(args, f.After)
+	}
+	if f.PathPrefix != "" {
+		lo, hi := prefixRange(f.PathPrefix)
+		where = append(where, "path >= ? AND path < ?")
+		args = append(args, lo, hi)
+	}
+	if f.Container != "" {
+		where = append(where, "instr(',' || container || ',', ',' || ? || ',') > 0")
+		args = append(args, f.Container)
+	}
+	if f.Codec != "" {
+		where = append(where, "EXISTS (SELECT 1 FROM tracks t WHERE t.file_id = files.id AND t.codec = ?)")
+		args = append(args, f.Codec)
+	}
+	if f.Language != "" {
+		where = append(where, "EXISTS (SELECT 1 FROM tracks t WHERE t.file_id = files.id AND t.language = ?)")
+		args = append(args, f.Language)
+	}
+	if f.Missing != nil {
+		where = append(where, "missing = ?")
+		args = append(args, *f.Missing)
+	}
+	q := "SELECT " + fileColumns + " FROM files"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY id LIMIT ?"
+	args = append(args, f.Limit)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list files: %w", err)
+	}
+	defer rows.Close()
+	var out []File
+	for rows.Next() {
+		file, err := scanFile(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list files: %w", err)
+		}
+		out = append(out, file)
+	}
+	return out, rows.Err()
+}
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+func scanFile(r rowScanner) (File, error) {
+	var f File
+	var mtime int64
+	var duration sql.NullFloat64
+	var bitRate sql.NullInt64
+	var probedAt sql.NullString
+	var firstSeen, updatedAt string
+	if err := r.Scan(&f.ID, &f.Path, &f.Size, &mtime, &f.Fingerprint, &f.Container, &duration, &bitRate,
+		&f.ProbeError, &probedAt, &f.Missing, &firstSeen, &updatedAt); err != nil {
+		return f, err
+	}
+	f.ModTime = time.Unix(0, mtime).UTC()
+	f.Duration = duration.Float64
+	f.BitRate = bitRate.Int64
+	if probedAt.Valid {
+		t := parseTime(probedAt.String)
+		f.ProbedAt = &t
+	}
+	f.FirstSeen = parseTime(firstSeen)
+	f.UpdatedAt = parseTime(updatedAt)
+	return f, nil
+}
+
+// GetFile returns one file with its tracks, or ErrNotFound.
+func (s *Store) GetFile(ctx context.Context, id int64) (File, error) {
+	return s.getFile(ctx, "id = ?", id)
+}
+
+// GetFileByPath returns one file with its tracks, or ErrNotFound.
+func (s *Store) GetFileByPath(ctx context.Context, path string) (File, error) {
+	return s.getFile(ctx, "path = ?", path)
+}
+
+func (s *Store) getFile(ctx context.Context, where string, arg any) (File, error) {
+	f, err := scanFile(s.db.QueryRowContext(ctx, "SELECT "+fileColumns+" FROM files WHERE "+where, arg))
+	if err == sql.ErrNoRows {
+		return f, ErrNotFound
+	}
+	if err != nil {
+		return f, fmt.Errorf("get file: %w", err)
+	}
+	rows, err := s.db.QueryContext(ctx, `
+SELECT idx, type, codec, language, title, is_default, is_forced, channels, channel_layout, width, height, frame_rate
+FROM tracks WHERE file_id = ? ORDER BY idx`, f.ID)
+	if err != nil {
+		return f, fmt.Errorf("get tracks of file %d: %w", f.ID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var t probe.Track
+		var ch, w, h sql.NullInt64
+		var fr sql.NullFloat64
+		if err := rows.Scan(&t.Index, &t.Type, &t.Codec, &t.Language, &t.Title, &t.Default, &t.Forced,
+			&ch, &t.ChannelLayout, &w, &h, &fr); err != nil {
+			return f, fmt.Errorf("get tracks of file %d: %w", f.ID, err)
+		}
+		t.Channels, t.Width, t.Height, t.FrameRate = int(ch.Int64), int(w.Int64), int(h.Int64), fr.Float64
+		f.Tracks = append(f.Tracks, t)
+	}
+	return f, rows.Err()
+}

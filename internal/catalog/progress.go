@@ -1,0 +1,93 @@
+package catalog
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Counts are a scan's progress counters.
+type Counts struct {
+	Found     int64 `json:"found"`     // video files the walk found
+	Probed    int64 `json:"probed"`    // new or changed files probed and recorded
+	Unchanged int64 `json:"unchanged"` // files skipped because size and mtime were unchanged
+	Failed    int64 `json:"failed"`    // files ffprobe could not read (recorded with the error)
+	Missing   int64 `json:"missing"`   // catalogued files the walk no longer found
+}
+
+// Note is one entry of a job's history, such as an interruption by shutdown.
+type Note struct {
+	At   time.Time `json:"at"`
+	Text string    `json:"text"`
+}
+
+// Progress is a job's recorded progress and history.
+type Progress struct {
+	Counts
+	Notes     []Note    `json:"notes"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// SaveProgress records a job's counters.
+func (s *Store) SaveProgress(ctx context.Context, jobID int64, c Counts) error {
+	_, err := s.db.ExecContext(ctx, `
+INSERT INTO job_progress (job_id, found, probed, unchanged, failed, missing, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (job_id) DO UPDATE SET found = excluded.found, probed = excluded.probed,
+    unchanged = excluded.unchanged, failed = excluded.failed, missing = excluded.missing,
+    updated_at = excluded.updated_at`,
+		jobID, c.Found, c.Probed, c.Unchanged, c.Failed, c.Missing, formatTime(time.Now()))
+	if err != nil {
+		return fmt.Errorf("save progress of job %d: %w", jobID, err)
+	}
+	return nil
+}
+
+// AddNote appends a note to a job's history.
+func (s *Store) AddNote(ctx context.Context, jobID int64, text string) error {
+	now := time.Now()
+	note, _ := json.Marshal(Note{At: now.UTC(), Text: text})
+	_, err := s.db.ExecContext(ctx, `
+INSERT INTO job_progress (job_id, notes, updated_at) VALUES (?, json_array(json(?)), ?)
+ON CONFLICT (job_id) DO UPDATE SET notes = json_insert(notes, '$[#]', json(?)), updated_at = excluded.updated_at`,
+		jobID, string(note), formatTime(now), string(note))
+	if err != nil {
+		return fmt.Errorf("add note to job %d: %w", jobID, err)
+	}
+	return nil
+}
+
+// GetProgress returns the progress of the given jobs; jobs without any are absent.
+func (s *Store) GetProgress(ctx context.Context, ids ...int64) (map[int64]Progress, error) {
+	out := make(map[int64]Progress, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	rows, err := s.db.QueryContext(ctx, `
+SELECT job_id, found, probed, unchanged, failed, missing, notes, updated_at FROM job_progress
+WHERE job_id IN (?`+strings.Repeat(",?", len(ids)-1)+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("get job progress: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var p Progress
+		var notes, updated string
+		if err := rows.Scan(&id, &p.Found, &p.Probed, &p.Unchanged, &p.Failed, &p.Missing, &notes, &updated); err != nil {
+			return nil, fmt.Errorf("get job progress: %w", err)
+		}
+		if err := json.Unmarshal([]byte(notes), &p.Notes); err != nil {
+			return nil, fmt.Errorf("job %d has malformed notes: %w", id, err)
+		}
+		p.UpdatedAt = parseTime(updated)
+		out[id] = p
+	}
+	return out, rows.Err()
+}

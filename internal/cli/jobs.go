@@ -1,0 +1,185 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vpo-project/vpo/internal/catalog"
+	"github.com/vpo-project/vpo/internal/jobs"
+)
+
+func newJobsCmd(env Env) *cobra.Command {
+	var configPath string
+	cmd := &cobra.Command{
+		Use:   "jobs",
+		Short: "List, show and cancel jobs",
+		Args:  noArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	cmd.PersistentFlags().StringVarP(&configPath, "config", "c", "", "config file (default ~/.vpo/config.toml, or $VPO_CONFIG_PATH)")
+
+	var state, kind string
+	var limit int
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List jobs, newest first",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := openSession(cmd.Context(), env, cmd, configPath)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			e, err := s.engine()
+			if err != nil {
+				return err
+			}
+			js, err := e.List(cmd.Context(), jobs.ListParams{State: state, Kind: kind, Limit: limit})
+			if errors.Is(err, jobs.ErrInvalidState) {
+				return usagef("--state %q is not one of queued, running, completed, failed, cancelled", state)
+			}
+			if err != nil {
+				return err
+			}
+			progress, err := s.store.GetProgress(cmd.Context(), jobIDs(js)...)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tTYPE\tSTATE\tFOUND\tPROBED\tUNCHANGED\tFAILED\tCREATED\tPATH")
+			for _, j := range js {
+				p := progress[j.ID]
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", j.ID, j.Kind, j.State, p.Found, p.Probed,
+					p.Unchanged, p.Failed, j.CreatedAt.Local().Format(time.DateTime), jobPath(j))
+			}
+			return tw.Flush()
+		},
+	}
+	list.Flags().StringVar(&state, "state", "", "only jobs in this state: queued, running, completed, failed, cancelled")
+	list.Flags().StringVar(&kind, "type", "", "only jobs of this type: scan, probe")
+	list.Flags().IntVar(&limit, "limit", 50, "how many jobs to list (at most 1000)")
+
+	show := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show one job with its progress, errors and history, as JSON",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID(args[0])
+			if err != nil {
+				return err
+			}
+			s, err := openSession(cmd.Context(), env, cmd, configPath)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			e, err := s.engine()
+			if err != nil {
+				return err
+			}
+			j, err := e.Get(cmd.Context(), id)
+			if errors.Is(err, jobs.ErrNotFound) {
+				return fmt.Errorf("no job %d", id)
+			}
+			if err != nil {
+				return err
+			}
+			return printJob(env, s, cmd, j)
+		},
+	}
+
+	cancel := &cobra.Command{
+		Use:   "cancel ID",
+		Short: "Cancel a queued or running job",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID(args[0])
+			if err != nil {
+				return err
+			}
+			s, err := openSession(cmd.Context(), env, cmd, configPath)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			e, err := s.engine()
+			if err != nil {
+				return err
+			}
+			j, err := e.Cancel(cmd.Context(), id)
+			if errors.Is(err, jobs.ErrNotFound) {
+				return fmt.Errorf("no job %d", id)
+			}
+			if err != nil {
+				return err
+			}
+			switch j.State {
+			case jobs.StateRunning:
+				fmt.Fprintf(env.Stdout, "job %d: cancel requested; the running daemon stops it shortly\n", id)
+			case jobs.StateCancelled:
+				fmt.Fprintf(env.Stdout, "job %d: cancelled\n", id)
+			default:
+				fmt.Fprintf(env.Stdout, "job %d: already %s; nothing to cancel\n", id, j.State)
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(list, show, cancel)
+	return cmd
+}
+
+func jobIDs(js []jobs.Job) []int64 {
+	ids := make([]int64, len(js))
+	for i, j := range js {
+		ids[i] = j.ID
+	}
+	return ids
+}
+
+func jobPath(j jobs.Job) string {
+	var a struct {
+		Path string `json:"path"`
+	}
+	_ = json.Unmarshal(j.Args, &a)
+	return a.Path
+}
+
+func parseID(s string) (int64, error) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id < 1 {
+		return 0, usagef("%q is not a job id", s)
+	}
+	return id, nil
+}
+
+func printJob(env Env, s *session, cmd *cobra.Command, j jobs.Job) error {
+	progress, err := s.store.GetProgress(cmd.Context(), j.ID)
+	if err != nil {
+		return err
+	}
+	p := progress[j.ID]
+	if p.Notes == nil {
+		p.Notes = []catalog.Note{}
+	}
+	out := map[string]any{
+		"id": j.ID, "type": j.Kind, "state": j.State, "path": jobPath(j), "attempt": j.Attempt,
+		"progress": p.Counts, "notes": p.Notes, "errors": nonNil(j.Errors), "created_at": j.CreatedAt,
+		"started_at": j.AttemptedAt, "finished_at": j.FinalizedAt,
+	}
+	enc := json.NewEncoder(env.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

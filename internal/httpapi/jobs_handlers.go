@@ -1,0 +1,300 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/vpo-project/vpo/internal/catalog"
+	"github.com/vpo-project/vpo/internal/jobs"
+	"github.com/vpo-project/vpo/internal/library"
+)
+
+// MaxPageSize caps every list endpoint's page.
+const MaxPageSize = 1000
+
+// DefaultPageSize is a list endpoint's page when limit is not given.
+const DefaultPageSize = 100
+
+// JobView is a job as the API shows it.
+type JobView struct {
+	ID          int64          `json:"id"`
+	Type        string         `json:"type"`
+	State       string         `json:"state"`
+	Path        string         `json:"path,omitempty"`
+	Progress    catalog.Counts `json:"progress"`
+	Errors      []string       `json:"errors"`
+	Notes       []catalog.Note `json:"notes"`
+	Attempt     int            `json:"attempt"`
+	CreatedAt   time.Time      `json:"created_at"`
+	StartedAt   *time.Time     `json:"started_at,omitempty"`
+	FinishedAt  *time.Time     `json:"finished_at,omitempty"`
+	ProgressAt  *time.Time     `json:"progress_updated_at,omitempty"`
+	CancelAsked bool           `json:"cancel_requested,omitempty"`
+}
+
+type submitRequest struct {
+	Type string `json:"type"`
+	Path string `json:"path"`
+}
+
+// decodeJSON decodes exactly one JSON object from the body into v, rejecting unknown
+// fields, trailing data and oversized bodies with a 4xx *Error.
+func decodeJSON(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.As(err, &mbe):
+			return errorf(http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("request body is larger than %d bytes", mbe.Limit))
+		case errors.Is(err, io.EOF):
+			return errorf(http.StatusBadRequest, "malformed_json", "request body is empty; want a JSON object")
+		}
+		return errorf(http.StatusBadRequest, "malformed_json", "malformed JSON request body: "+strings.TrimPrefix(err.Error(), "json: "))
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return errorf(http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("request body is larger than %d bytes", mbe.Limit))
+		}
+		return errorf(http.StatusBadRequest, "malformed_json", "malformed JSON request body: data after the JSON object")
+	}
+	return nil
+}
+
+func (a *API) handleSubmitJob(w http.ResponseWriter, r *http.Request) error {
+	var req submitRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	var args river.JobArgs
+	switch req.Type {
+	case "scan":
+		p, err := a.deps.Scanner.ResolveDir(req.Path)
+		if err != nil {
+			return badPath(err)
+		}
+		args = library.ScanArgs{Path: p}
+	case "probe":
+		p, err := a.deps.Scanner.ResolveFile(req.Path)
+		if err != nil {
+			return badPath(err)
+		}
+		args = library.ProbeArgs{Path: p}
+	case "":
+		return errorf(http.StatusUnprocessableEntity, "invalid_job", `"type" is required (one of `+strings.Join(library.Kinds, ", ")+")")
+	default:
+		return errorf(http.StatusUnprocessableEntity, "invalid_job",
+			fmt.Sprintf("unknown job type %q (want one of %s)", req.Type, strings.Join(library.Kinds, ", ")))
+	}
+	if a.deps.MaxQueued > 0 {
+		queued, _, err := a.deps.Jobs.Counts(r.Context())
+		if err != nil {
+			return err
+		}
+		if queued >= a.deps.MaxQueued {
+			w.Header().Set("Retry-After", "60")
+			return errorf(http.StatusTooManyRequests, "queue_full",
+				fmt.Sprintf("the job queue is full (%d queued jobs); retry later", queued))
+		}
+	}
+	id, err := a.deps.Jobs.Insert(r.Context(), args)
+	if err != nil {
+		return err
+	}
+	a.logger.Info("job submitted", "job_id", id, "type", req.Type, "path", argsPath(args))
+	writeJSON(w, http.StatusAccepted, map[string]any{"id": id, "type": req.Type, "state": jobs.StateQueued})
+	return nil
+}
+
+func argsPath(a river.JobArgs) string {
+	switch v := a.(type) {
+	case library.ScanArgs:
+		return v.Path
+	case library.ProbeArgs:
+		return v.Path
+	}
+	return ""
+}
+
+func badPath(err error) error {
+	msg := strings.TrimPrefix(err.Error(), library.ErrBadPath.Error()+": ")
+	return errorf(http.StatusUnprocessableEntity, "invalid_path", msg)
+}
+
+func (a *API) jobViews(r *http.Request, js []jobs.Job) ([]JobView, error) {
+	ids := make([]int64, len(js))
+	for i, j := range js {
+		ids[i] = j.ID
+	}
+	progress, err := a.deps.Store.GetProgress(r.Context(), ids...)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]JobView, len(js))
+	for i, j := range js {
+		v := JobView{ID: j.ID, Type: j.Kind, State: j.State, Errors: j.Errors, Attempt: j.Attempt,
+			CreatedAt: j.CreatedAt, StartedAt: j.AttemptedAt, FinishedAt: j.FinalizedAt, Notes: []catalog.Note{}}
+		if v.Errors == nil {
+			v.Errors = []string{}
+		}
+		var args struct {
+			Path string `json:"path"`
+		}
+		_ = json.Unmarshal(j.Args, &args)
+		v.Path = args.Path
+		if p, ok := progress[j.ID]; ok {
+			v.Progress = p.Counts
+			v.Notes = p.Notes
+			t := p.UpdatedAt
+			v.ProgressAt = &t
+		}
+		var meta map[string]any
+		if json.Unmarshal(j.Metadata, &meta) == nil {
+			_, v.CancelAsked = meta["cancel_attempted_at"]
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+func (a *API) handleGetJob(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	j, err := a.deps.Jobs.Get(r.Context(), id)
+	if errors.Is(err, jobs.ErrNotFound) {
+		return errorf(http.StatusNotFound, "not_found", fmt.Sprintf("no job %d", id))
+	}
+	if err != nil {
+		return err
+	}
+	views, err := a.jobViews(r, []jobs.Job{j})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, views[0])
+	return nil
+}
+
+func (a *API) handleListJobs(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	if err := onlyParams(q, "state", "type", "limit", "cursor"); err != nil {
+		return err
+	}
+	limit, err := pageLimit(q.Get("limit"))
+	if err != nil {
+		return err
+	}
+	after, err := cursor(q.Get("cursor"))
+	if err != nil {
+		return err
+	}
+	state := q.Get("state")
+	if state != "" && !oneOf(state, jobs.StateQueued, jobs.StateRunning, jobs.StateCompleted, jobs.StateFailed, jobs.StateCancelled) {
+		return errorf(http.StatusBadRequest, "invalid_query",
+			fmt.Sprintf("state %q is not one of queued, running, completed, failed, cancelled", state))
+	}
+	kind := q.Get("type")
+	if kind != "" && !oneOf(kind, library.Kinds...) {
+		return errorf(http.StatusBadRequest, "invalid_query",
+			fmt.Sprintf("type %q is not one of %s", kind, strings.Join(library.Kinds, ", ")))
+	}
+	js, err := a.deps.Jobs.List(r.Context(), jobs.ListParams{State: state, Kind: kind, Limit: limit, After: after})
+	if err != nil {
+		return err
+	}
+	views, err := a.jobViews(r, js)
+	if err != nil {
+		return err
+	}
+	resp := map[string]any{"jobs": views}
+	if len(js) == limit {
+		resp["next_cursor"] = strconv.FormatInt(js[len(js)-1].ID, 10)
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+func (a *API) handleCancelJob(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	j, err := a.deps.Jobs.Cancel(r.Context(), id)
+	if errors.Is(err, jobs.ErrNotFound) {
+		return errorf(http.StatusNotFound, "not_found", fmt.Sprintf("no job %d", id))
+	}
+	if err != nil {
+		return err
+	}
+	views, err := a.jobViews(r, []jobs.Job{j})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, views[0])
+	return nil
+}
+
+func pathID(r *http.Request) (int64, error) {
+	s := r.PathValue("id")
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, errorf(http.StatusBadRequest, "invalid_id", fmt.Sprintf("%q is not a valid id", s))
+	}
+	return id, nil
+}
+
+func pageLimit(s string) (int, error) {
+	if s == "" {
+		return DefaultPageSize, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > MaxPageSize {
+		return 0, errorf(http.StatusBadRequest, "invalid_query", fmt.Sprintf("limit %q is not a number from 1 to %d", s, MaxPageSize))
+	}
+	return n, nil
+}
+
+func cursor(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 1 {
+		return 0, errorf(http.StatusBadRequest, "invalid_query", fmt.Sprintf("cursor %q is not valid", s))
+	}
+	return n, nil
+}
+
+// onlyParams rejects unknown query parameters, so that a typo is not silently ignored.
+func onlyParams(q map[string][]string, allowed ...string) error {
+	for k, v := range q {
+		if !oneOf(k, allowed...) {
+			return errorf(http.StatusBadRequest, "invalid_query",
+				fmt.Sprintf("unknown query parameter %q (allowed: %s)", k, strings.Join(allowed, ", ")))
+		}
+		if len(v) > 1 {
+			return errorf(http.StatusBadRequest, "invalid_query", fmt.Sprintf("query parameter %q given more than once", k))
+		}
+	}
+	return nil
+}
+
+func oneOf(v string, allowed ...string) bool {
+	for _, a := range allowed {
+		if v == a {
+			return true
+		}
+	}
+	return false
+}
