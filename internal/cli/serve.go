@@ -81,7 +81,7 @@ func runServe(env Env, flags config.Flags, started time.Time) error {
 		bootstrapLogger(env).Error("configuration error; not starting", "error", err.Error())
 		return &ExitError{Code: ExitConfig, Err: err, Reported: true}
 	}
-	logger, err := logging.New(logging.Options{Level: cfg.Logging.Level, Format: cfg.Logging.Format, Writer: env.Stderr})
+	logger, err := newLogger(env, cfg)
 	if err != nil {
 		bootstrapLogger(env).Error("configuration error; not starting", "error", err.Error())
 		return &ExitError{Code: ExitConfig, Err: err, Reported: true}
@@ -97,12 +97,24 @@ func runServe(env Env, flags config.Flags, started time.Time) error {
 	return nil
 }
 
-// bootstrapLogger logs errors that happen before the configured logger exists, in the
-// default format, so that they look like every other record.
-func bootstrapLogger(env Env) *slog.Logger {
-	l, err := logging.New(logging.Options{Level: "info", Format: "text", Writer: env.Stderr})
+// newLogger builds the configured logger: journald's native protocol when
+// logging.journal says so, else text or JSON on stderr.
+func newLogger(env Env, cfg *config.Config) (*slog.Logger, error) {
+	journal, err := logging.UseJournal(cfg.Logging.Journal)
 	if err != nil {
-		panic(err) // the defaults are valid
+		return nil, err
+	}
+	return logging.New(logging.Options{Level: cfg.Logging.Level, Format: cfg.Logging.Format, Writer: env.Stderr, Journal: journal})
+}
+
+// bootstrapLogger logs errors that happen before the configured logger exists, in the
+// default format (or to journald under systemd, so that they get err priority), so
+// that they look like every other record.
+func bootstrapLogger(env Env) *slog.Logger {
+	journal, _ := logging.UseJournal("auto")
+	l, err := logging.New(logging.Options{Level: "info", Format: "text", Writer: env.Stderr, Journal: journal})
+	if err != nil {
+		l, _ = logging.New(logging.Options{Level: "info", Format: "text", Writer: env.Stderr})
 	}
 	return l
 }

@@ -36,7 +36,7 @@ func openSession(ctx context.Context, env Env, cmd *cobra.Command, configPath st
 	if err != nil {
 		return nil, &ExitError{Code: ExitConfig, Err: err}
 	}
-	logger, err := logging.New(logging.Options{Level: cfg.Logging.Level, Format: cfg.Logging.Format, Writer: env.Stderr})
+	logger, err := newLogger(env, cfg)
 	if err != nil {
 		return nil, &ExitError{Code: ExitConfig, Err: err}
 	}

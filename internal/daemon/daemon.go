@@ -21,6 +21,7 @@ import (
 	"github.com/vpo-project/vpo/internal/library"
 	"github.com/vpo-project/vpo/internal/logging"
 	"github.com/vpo-project/vpo/internal/probe"
+	"github.com/vpo-project/vpo/internal/systemd"
 	"github.com/vpo-project/vpo/internal/version"
 )
 
@@ -48,8 +49,17 @@ type Options struct {
 // graceful shutdown. A startup failure returns an error naming what failed, after
 // stopping whatever had already started.
 func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Options) error {
-	log := logging.Component(logger, "server")
 	logSettings(logging.Component(logger, "config"), cfg)
+	notifier := systemd.NewNotifier(logging.Component(logger, "systemd"))
+	err := run(ctx, cfg, logger, opts, notifier)
+	if err != nil {
+		notifier.Status("failed: " + err.Error())
+	}
+	return err
+}
+
+func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Options, notifier *systemd.Notifier) error {
+	log := logging.Component(logger, "server")
 
 	t := time.Now()
 	store, err := catalog.Open(ctx, cfg.DatabasePath, logging.Component(logger, "db"))
@@ -101,8 +111,15 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	}
 	jobsLog.Info("job queue ready", "requeued", n, "workers", cfg.Jobs.Workers, "duration_ms", ms(time.Since(t)))
 
-	ln, err := listen(cfg.Addr())
+	ln, err := systemd.Listener()
 	if err != nil {
+		closeStore()
+		return err
+	}
+	if ln != nil {
+		log.Info("using the listening socket passed by systemd; server.bind and server.port are not used",
+			"address", ln.Addr().String())
+	} else if ln, err = listen(cfg.Addr()); err != nil {
 		closeStore()
 		return err
 	}
@@ -138,6 +155,33 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	api.SetReady()
 	log.Info("vpo is ready", "address", ln.Addr().String(), "version", version.String(),
 		"startup_ms", ms(time.Since(opts.Started)))
+	notifier.Ready(statusLine(ctx, ln.Addr().String(), engine))
+
+	// Keep systemd's status line current, and ping its watchdog only while the
+	// database answers and the job workers take work.
+	bg, stopBackground := context.WithCancel(context.Background())
+	defer stopBackground()
+	go func() {
+		t := time.NewTicker(statusInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-bg.Done():
+				return
+			case <-t.C:
+				notifier.Status(statusLine(bg, ln.Addr().String(), engine))
+			}
+		}
+	}()
+	go notifier.Watchdog(bg, func(ctx context.Context) error {
+		if err := store.Check(ctx); err != nil {
+			return err
+		}
+		if ok, why := engine.Alive(ctx); !ok && !api.Draining() {
+			return errors.New("job workers: " + why)
+		}
+		return nil
+	})
 
 	// Wait for a signal or a server failure.
 	var runErr error
@@ -156,8 +200,26 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		}
 	}()
 
+	notifier.Stopping("shutting down")
+	// The drain may take up to shutdown_timeout plus the hard stop of cancelled jobs;
+	// ask systemd for that much time in case TimeoutStopSec is shorter.
+	notifier.ExtendTimeout(cfg.Server.ShutdownTimeout + jobs.DefaultHardStopTimeout + 10*time.Second)
 	shutdown(log, cfg, api, srv, store, engine, workers)
 	return runErr
+}
+
+// statusInterval is how often systemd's STATUS= line is refreshed.
+const statusInterval = 5 * time.Second
+
+// statusLine is the one-line summary `systemctl status vpo` shows.
+func statusLine(ctx context.Context, addr string, engine *jobs.Engine) string {
+	cctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	q, r, err := engine.Counts(cctx)
+	if err != nil {
+		return fmt.Sprintf("serving on %s; job counts unavailable", addr)
+	}
+	return fmt.Sprintf("serving on %s; %d jobs running, %d queued", addr, r, q)
 }
 
 // maxAttempts is how many times a job runs before it is failed. Retrying a scan

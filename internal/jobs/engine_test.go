@@ -469,7 +469,7 @@ func TestCrashRequeue(t *testing.T) {
 		{
 			name: "running, crashed too often",
 			setup: `UPDATE river_job SET state = 'running', attempt = 4, attempted_at = datetime('now', 'subsec'),
-				metadata = jsonb_set(metadata, '$."vpo:crash_requeues"', 3) WHERE id = ?`,
+				metadata = jsonb_set(metadata, '$."vpo:crash_requeues"', 25) WHERE id = ?`,
 			requeued: 0, want: StateFailed, errorHas: "giving up",
 		},
 		{

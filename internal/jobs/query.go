@@ -187,8 +187,10 @@ func (e *Engine) Counts(ctx context.Context) (queued, running int, err error) {
 
 // maxCrashRequeues is how many times RequeueInterrupted requeues a job found
 // running after the process died; the next time, the job is failed instead,
-// so a job that kills the daemon cannot crash-loop it forever.
-const maxCrashRequeues = 3
+// so a job that kills the daemon cannot crash-loop it forever. It is generous:
+// an operator's SIGKILL or a power cut is not the job's fault, and a scan must
+// survive many of them (systemd's start rate limit stops a fast crash loop first).
+const maxCrashRequeues = 25
 
 // crashRequeuesKey is the metadata key counting crash requeues of a job.
 const crashRequeuesKey = "vpo:crash_requeues"

@@ -31,6 +31,8 @@ type Options struct {
 	Format string
 	// Writer receives the records; vpo passes os.Stderr.
 	Writer io.Writer
+	// Journal sends records to journald instead of Writer.
+	Journal bool
 }
 
 // ParseLevel maps vpo's level names to slog levels.
@@ -71,10 +73,14 @@ func New(opts Options) (*slog.Logger, error) {
 	w := &errorSwallowingWriter{w: opts.Writer}
 	hopts := &slog.HandlerOptions{Level: level, ReplaceAttr: replaceAttr}
 	var h slog.Handler
-	switch opts.Format {
-	case "json":
+	switch {
+	case opts.Journal:
+		if h, err = newJournalHandler(level); err != nil {
+			return nil, err
+		}
+	case opts.Format == "json":
 		h = slog.NewJSONHandler(w, hopts)
-	case "text", "":
+	case opts.Format == "text" || opts.Format == "":
 		h = slog.NewTextHandler(w, hopts)
 	default:
 		return nil, fmt.Errorf("unknown log format %q (want text or json)", opts.Format)
