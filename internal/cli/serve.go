@@ -91,6 +91,10 @@ func runServe(env Env, flags config.Flags, started time.Time) error {
 		return &ExitError{Code: ExitFailure, Err: err, Reported: true}
 	}
 	if err := daemon.Run(context.Background(), cfg, logger, daemon.Options{Signals: signals, Started: started}); err != nil {
+		if config.IsConfigError(err) {
+			logger.Error("configuration error; not starting", "error", err.Error())
+			return &ExitError{Code: ExitConfig, Err: err, Reported: true}
+		}
 		logger.Error("startup failed", "error", err.Error())
 		return &ExitError{Code: ExitFailure, Err: err, Reported: true}
 	}

@@ -10,6 +10,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -73,7 +74,17 @@ type ServerConfig struct {
 	Bind            string
 	Port            int
 	ShutdownTimeout time.Duration
+	// AuthTokenFile holds the bearer token that /api/ requires.
+	AuthTokenFile string
+	// AuthToken is the token itself, read from AuthTokenFile or VPO_AUTH_TOKEN.
+	// It is secret: never logged, and redacted wherever settings are shown.
+	AuthToken string
+	// AllowUnauthenticated lets vpo listen beyond loopback without a token.
+	AllowUnauthenticated bool
 }
+
+// MinTokenLength is the shortest bearer token vpo accepts.
+const MinTokenLength = 16
 
 // LoggingConfig is the [logging] table.
 type LoggingConfig struct {
@@ -122,19 +133,22 @@ type Setting struct {
 // Settings lists the effective settings in key order with their sources.
 func (c *Config) Settings() []Setting {
 	values := map[string]any{
-		"database_path":           c.DatabasePath,
-		"server.bind":             c.Server.Bind,
-		"server.port":             c.Server.Port,
-		"server.shutdown_timeout": c.Server.ShutdownTimeout.String(),
-		"logging.level":           c.Logging.Level,
-		"logging.format":          c.Logging.Format,
-		"logging.journal":         c.Logging.Journal,
-		"tools.ffprobe":           c.Tools.FFprobe,
-		"jobs.workers":            c.Jobs.Workers,
-		"jobs.probe_timeout":      c.Jobs.ProbeTimeout.String(),
-		"jobs.job_timeout":        c.Jobs.JobTimeout.String(),
-		"library.roots":           c.Library.Roots,
-		"library.extensions":      c.Library.Extensions,
+		"database_path":                c.DatabasePath,
+		"server.bind":                  c.Server.Bind,
+		"server.port":                  c.Server.Port,
+		"server.shutdown_timeout":      c.Server.ShutdownTimeout.String(),
+		"server.auth_token_file":       c.Server.AuthTokenFile,
+		"server.auth_token":            redact(c.Server.AuthToken),
+		"server.allow_unauthenticated": c.Server.AllowUnauthenticated,
+		"logging.level":                c.Logging.Level,
+		"logging.format":               c.Logging.Format,
+		"logging.journal":              c.Logging.Journal,
+		"tools.ffprobe":                c.Tools.FFprobe,
+		"jobs.workers":                 c.Jobs.Workers,
+		"jobs.probe_timeout":           c.Jobs.ProbeTimeout.String(),
+		"jobs.job_timeout":             c.Jobs.JobTimeout.String(),
+		"library.roots":                c.Library.Roots,
+		"library.extensions":           c.Library.Extensions,
 	}
 	out := make([]Setting, 0, len(values))
 	for k, v := range values {
@@ -146,6 +160,14 @@ func (c *Config) Settings() []Setting {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out
+}
+
+// redact shows whether a secret is set, never its value.
+func redact(secret string) string {
+	if secret == "" {
+		return "(not set)"
+	}
+	return "(set, redacted)"
 }
 
 // Error is a configuration error. vpo exits with EX_CONFIG (78) on it, so that
@@ -343,6 +365,9 @@ func (c *Config) validate() error {
 	if c.Server.ShutdownTimeout < 0 || c.Server.ShutdownTimeout > 24*time.Hour {
 		return c.fail("server.shutdown_timeout", "%g is out of range (0-86400 seconds)", c.Server.ShutdownTimeout.Seconds())
 	}
+	if err := c.validateAuth(); err != nil {
+		return err
+	}
 	if !oneOf(c.Logging.Level, LogLevels) {
 		return c.fail("logging.level", "%q is not one of %s", c.Logging.Level, strings.Join(LogLevels, ", "))
 	}
@@ -393,4 +418,47 @@ func oneOf(v string, allowed []string) bool {
 func IsConfigError(err error) bool {
 	var ce *Error
 	return errors.As(err, &ce)
+}
+
+// validateAuth loads the bearer token and refuses to listen beyond loopback without
+// one, unless the operator explicitly allows it.
+func (c *Config) validateAuth() error {
+	if f := c.Server.AuthTokenFile; f != "" {
+		if !filepath.IsAbs(f) {
+			f = filepath.Join(c.DataDir, f)
+			c.Server.AuthTokenFile = f
+		}
+		data, err := readConfig(f)
+		if err != nil {
+			return c.fail("server.auth_token_file", "%s: %s", f, describeReadError(err))
+		}
+		c.Server.AuthToken = strings.TrimSpace(string(data))
+		c.Sources["server.auth_token"] = c.Sources["server.auth_token_file"]
+		if c.Server.AuthToken == "" {
+			return c.fail("server.auth_token_file", "%s is empty", f)
+		}
+	}
+	if t := c.Server.AuthToken; t != "" {
+		if len(t) < MinTokenLength {
+			return c.fail("server.auth_token", "the token is %d characters; use at least %d (for example: openssl rand -hex 32)", len(t), MinTokenLength)
+		}
+		if strings.ContainsAny(t, " \t\r\n") {
+			return c.fail("server.auth_token", "the token must not contain whitespace")
+		}
+	}
+	if c.Server.AuthToken == "" && !c.Server.AllowUnauthenticated && !IsLoopback(c.Server.Bind) {
+		return c.fail("server.bind", "%q is not a loopback address, and no token is configured: set server.auth_token_file (or VPO_AUTH_TOKEN), or set server.allow_unauthenticated = true to expose the API without authentication", c.Server.Bind)
+	}
+	return nil
+}
+
+// IsLoopback reports whether a bind address only accepts connections from this
+// machine.
+func IsLoopback(bind string) bool {
+	host := strings.Trim(bind, "[]")
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -89,6 +90,7 @@ func TestEveryEnvVar(t *testing.T) {
 		"VPO_FFPROBE_PATH":            "/opt/ffprobe",
 		"VPO_JOBS_WORKERS":            "3",
 		"VPO_LOG_JOURNAL":             "off",
+		"VPO_AUTH_TOKEN":              "0123456789abcdef0123",
 	}
 	cfg, err := Load(Flags{}, Options{Home: home, Getenv: envFrom(env)})
 	if err != nil {
@@ -205,5 +207,71 @@ func TestRelativeDatabasePath(t *testing.T) {
 	}
 	if want := filepath.Join(home, ".vpo", "other.db"); cfg.DatabasePath != want {
 		t.Errorf("database path = %q, want %q", cfg.DatabasePath, want)
+	}
+}
+
+func TestAuth(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		file      string
+		env       map[string]string
+		tokenFile string // contents of token.txt, written when not ""
+		want      string // error substring, "" for success
+		wantToken string
+	}{
+		{name: "loopback needs no token", file: "[server]\nbind = \"127.0.0.1\"\n"},
+		{name: "ipv6 loopback needs no token", file: "[server]\nbind = \"::1\"\n"},
+		{name: "wildcard without token", file: "[server]\nbind = \"0.0.0.0\"\n",
+			want: `server.bind: "0.0.0.0" is not a loopback address, and no token is configured`},
+		{name: "wildcard explicitly unauthenticated", file: "[server]\nbind = \"0.0.0.0\"\nallow_unauthenticated = true\n"},
+		{name: "token file", file: "[server]\nbind = \"0.0.0.0\"\nauth_token_file = \"token.txt\"\n",
+			tokenFile: "s3cret-s3cret-s3cret\n", wantToken: "s3cret-s3cret-s3cret"},
+		{name: "token from env", file: "[server]\nbind = \"0.0.0.0\"\n",
+			env: map[string]string{"VPO_AUTH_TOKEN": "env-token-env-token"}, wantToken: "env-token-env-token"},
+		{name: "token file missing", file: "[server]\nauth_token_file = \"/nonexistent/token\"\n",
+			want: "server.auth_token_file: /nonexistent/token: file does not exist"},
+		{name: "token file empty", file: "[server]\nauth_token_file = \"token.txt\"\n", tokenFile: "\n",
+			want: "token.txt is empty"},
+		{name: "token too short", env: map[string]string{"VPO_AUTH_TOKEN": "short"},
+			want: "server.auth_token: the token is 5 characters; use at least 16"},
+		{name: "allow must be a bool", file: "[server]\nallow_unauthenticated = \"yes\"\n",
+			want: "wrong type: got a TOML string, want true or false"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			home := t.TempDir()
+			dataDir := filepath.Join(home, ".vpo")
+			if err := os.MkdirAll(dataDir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if tt.tokenFile != "" {
+				if err := os.WriteFile(filepath.Join(dataDir, "token.txt"), []byte(tt.tokenFile), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tt.file != "" {
+				writeFile(t, dataDir, tt.file)
+			}
+			cfg, err := Load(Flags{}, Options{Home: home, Getenv: envFrom(tt.env)})
+			if tt.want != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("err = %v, want %q", err, tt.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Server.AuthToken != tt.wantToken {
+				t.Errorf("token = %q, want %q", cfg.Server.AuthToken, tt.wantToken)
+			}
+			for _, s := range cfg.Settings() {
+				if tt.wantToken != "" && strings.Contains(fmt.Sprint(s.Value), tt.wantToken) {
+					t.Errorf("setting %s shows the token", s.Key)
+				}
+			}
+		})
 	}
 }

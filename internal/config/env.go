@@ -18,6 +18,8 @@ var envNames = map[string]string{
 	"logging.journal":         "VPO_LOG_JOURNAL",
 	"tools.ffprobe":           "VPO_FFPROBE_PATH",
 	"jobs.workers":            "VPO_JOBS_WORKERS",
+	"server.auth_token_file":  "VPO_SERVER_AUTH_TOKEN_FILE",
+	"server.auth_token":       "VPO_AUTH_TOKEN",
 }
 
 // EnvVars lists the environment variables vpo reads, for documentation and tests.
@@ -77,6 +79,8 @@ func applyEnv(cfg *Config, lookup func(string) (string, bool)) error {
 	str("logging.format", &cfg.Logging.Format)
 	str("logging.journal", &cfg.Logging.Journal)
 	str("tools.ffprobe", &cfg.Tools.FFprobe)
+	str("server.auth_token_file", &cfg.Server.AuthTokenFile)
+	str("server.auth_token", &cfg.Server.AuthToken)
 	return integer("jobs.workers", &cfg.Jobs.Workers)
 }
 

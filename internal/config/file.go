@@ -22,9 +22,11 @@ import (
 type fileConfig struct {
 	DatabasePath *string `toml:"database_path"`
 	Server       struct {
-		Bind            *string  `toml:"bind"`
-		Port            *int     `toml:"port"`
-		ShutdownTimeout *float64 `toml:"shutdown_timeout"`
+		Bind                 *string  `toml:"bind"`
+		Port                 *int     `toml:"port"`
+		ShutdownTimeout      *float64 `toml:"shutdown_timeout"`
+		AuthTokenFile        *string  `toml:"auth_token_file"`
+		AllowUnauthenticated *bool    `toml:"allow_unauthenticated"`
 	} `toml:"server"`
 	Logging struct {
 		Level   *string `toml:"level"`
@@ -82,6 +84,14 @@ func applyFile(cfg *Config, path string, explicit bool) error {
 	if v := fc.Server.ShutdownTimeout; v != nil {
 		cfg.Server.ShutdownTimeout = secondsToDuration(*v)
 		set("server.shutdown_timeout")
+	}
+	if v := fc.Server.AuthTokenFile; v != nil {
+		cfg.Server.AuthTokenFile = *v
+		set("server.auth_token_file")
+	}
+	if v := fc.Server.AllowUnauthenticated; v != nil {
+		cfg.Server.AllowUnauthenticated = *v
+		set("server.allow_unauthenticated")
 	}
 	if v := fc.Logging.Level; v != nil {
 		cfg.Logging.Level = *v
@@ -190,7 +200,7 @@ func decodeMessage(msg string) string {
 	want := map[string]string{
 		"int": "an integer", "*int": "an integer", "string": "a string", "*string": "a string",
 		"float64": "a number", "*float64": "a number", "[]string": "an array of strings",
-		"*[]string": "an array of strings",
+		"*[]string": "an array of strings", "bool": "true or false", "*bool": "true or false",
 	}[m[2]]
 	if want == "" {
 		want = m[2]

@@ -119,6 +119,13 @@ func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	if ln != nil {
 		log.Info("using the listening socket passed by systemd; server.bind and server.port are not used",
 			"address", ln.Addr().String())
+		host, _, _ := net.SplitHostPort(ln.Addr().String())
+		if cfg.Server.AuthToken == "" && !cfg.Server.AllowUnauthenticated && !config.IsLoopback(host) {
+			ln.Close()
+			closeStore()
+			return &config.Error{Origin: "socket activation", Key: "server.auth_token",
+				Msg: fmt.Sprintf("the socket passed by systemd listens on %s, beyond loopback, and no token is configured: set server.auth_token_file or server.allow_unauthenticated = true", ln.Addr())}
+		}
 	} else if ln, err = listen(cfg.Addr()); err != nil {
 		closeStore()
 		return err
@@ -134,6 +141,7 @@ func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		Store:         store,
 		Scanner:       scanner,
 		MaxQueued:     maxQueued,
+		AuthToken:     cfg.Server.AuthToken,
 	})
 	srv := &http.Server{
 		Handler:           api.Handler(),

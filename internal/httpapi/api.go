@@ -41,6 +41,8 @@ type Deps struct {
 	Scanner *library.Scanner
 	// MaxQueued caps the queued jobs; a submission beyond it gets 429. 0: no cap.
 	MaxQueued int
+	// AuthToken, when set, is the bearer token every /api/ request must carry.
+	AuthToken string
 }
 
 // API holds the handlers' dependencies and the daemon's lifecycle state as /health
@@ -105,7 +107,7 @@ func (a *API) handle(pattern string, h func(http.ResponseWriter, *http.Request) 
 
 // Handler returns the API wrapped in its middleware.
 func (a *API) Handler() http.Handler {
-	return a.recoverPanics(a.refuseWhileDraining(a.limitBody(a.mux)))
+	return a.recoverPanics(a.requireToken(a.refuseWhileDraining(a.limitBody(a.mux))))
 }
 
 // SetReady marks startup as finished: /health may now report healthy.
