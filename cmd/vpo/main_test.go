@@ -65,6 +65,7 @@ func ScriptParams(t *testing.T, dir string) testscript.Params {
 			"sqlquery":   cmdSQLQuery,
 			"setjson":    cmdSetJSON,
 			"sleep":      cmdSleep,
+			"weirdnames": cmdWeirdNames,
 		},
 	}
 }
@@ -381,4 +382,19 @@ func cmdSleep(ts *testscript.TestScript, neg bool, args []string) {
 	d, err := time.ParseDuration(args[0])
 	ts.Check(err)
 	time.Sleep(d)
+}
+
+// weirdnames SRC DIR: copies SRC into DIR under names that are not valid UTF-8, that
+// contain a newline, and that are 255 bytes long (the usual NAME_MAX).
+func cmdWeirdNames(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: weirdnames SRC DIR")
+	}
+	data, err := os.ReadFile(ts.MkAbs(args[0]))
+	ts.Check(err)
+	dir := ts.MkAbs(args[1])
+	ts.Check(os.MkdirAll(dir, 0o755))
+	for _, name := range []string{"bad\xffname.mkv", "new\nline.mkv", strings.Repeat("x", 251) + ".mkv"} {
+		ts.Check(os.WriteFile(dir+"/"+name, data, 0o644))
+	}
 }

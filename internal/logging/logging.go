@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // LevelWarning is slog's warn level, named "WARNING" in vpo's records.
@@ -79,7 +81,7 @@ func New(opts Options) (*slog.Logger, error) {
 			return nil, err
 		}
 	case opts.Format == "json":
-		h = slog.NewJSONHandler(w, hopts)
+		h = slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: replaceAttrJSON})
 	case opts.Format == "text" || opts.Format == "":
 		h = slog.NewTextHandler(w, hopts)
 	default:
@@ -153,6 +155,20 @@ func replaceAttr(groups []string, a slog.Attr) slog.Attr {
 		}
 	case slog.MessageKey:
 		a.Key = KeyMessage
+	}
+	return a
+}
+
+// replaceAttrJSON is replaceAttr, and also keeps strings that are not valid UTF-8
+// (file names need not be) lossless: encoding/json would turn each invalid byte into
+// U+FFFD, so such a value is written Go-quoted instead, e.g. "bad\xffname.mkv".
+func replaceAttrJSON(groups []string, a slog.Attr) slog.Attr {
+	a = replaceAttr(groups, a)
+	if a.Value.Kind() == slog.KindString {
+		if s := a.Value.String(); !utf8.ValidString(s) {
+			q := strconv.Quote(s)
+			a.Value = slog.StringValue(q[1 : len(q)-1])
+		}
 	}
 	return a
 }
