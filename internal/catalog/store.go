@@ -277,6 +277,29 @@ func (s *Store) Close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// IsBusy reports whether err means another connection or process held the
+// database's write lock for longer than BusyTimeout.
+func IsBusy(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			return true
+		}
+	}
+	// Some layers (River's driver) flatten the error to its text.
+	return err != nil && strings.Contains(err.Error(), "database is locked")
+}
+
+// IsFull reports whether err means the disk holding the database is full.
+func IsFull(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL {
+		return true
+	}
+	return err != nil && (strings.Contains(err.Error(), "database or disk is full") || errors.Is(err, syscall.ENOSPC))
+}
+
 // withTx runs fn in a transaction, committing if fn returns nil and rolling back
 // otherwise.
 func (s *Store) withTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+
+	"github.com/vpo-project/vpo/internal/catalog"
 )
 
 // Error is an API error with its HTTP status and a stable machine-readable code. It
@@ -45,7 +47,18 @@ type errorBody struct {
 // its status and message; anything else is a 500 whose details are logged, not shown.
 func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
 	var ae *Error
-	if !errors.As(err, &ae) {
+	switch {
+	case errors.As(err, &ae):
+	case catalog.IsBusy(err):
+		w.Header().Set("Retry-After", "5")
+		ae = errorf(http.StatusServiceUnavailable, "database_busy",
+			"the database is locked by another process and stayed locked for over 10s; retry later")
+		err = ae
+	case catalog.IsFull(err):
+		ae = errorf(http.StatusServiceUnavailable, "disk_full", "the disk holding the database is full; free some space and retry")
+		err = ae
+	}
+	if ae == nil {
 		logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err.Error())
 		ae = errorf(http.StatusInternalServerError, "internal", "internal error; see the vpo log")
 	} else if ae.Status >= 500 {
