@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"net/http"
+	"runtime"
 	"time"
 )
 
@@ -29,6 +30,8 @@ type Health struct {
 	Jobs *JobsHealth `json:"jobs,omitempty"`
 	// Tools maps each external tool to "ok" or why it cannot be used.
 	Tools map[string]string `json:"tools,omitempty"`
+	// Goroutines is the daemon's goroutine count, for leak monitoring.
+	Goroutines int `json:"goroutines"`
 }
 
 // JobsHealth is the job engine's part of /health.
@@ -59,6 +62,7 @@ func (a *API) Health(ctx context.Context) (Health, int) {
 		SchemaVersion: a.deps.SchemaVersion,
 		UptimeSeconds: math.Round(time.Since(a.deps.Started).Seconds()*1000) / 1000,
 		ShuttingDown:  a.draining.Load(),
+		Goroutines:    runtime.NumGoroutine(),
 	}
 	p := a.probe(ctx)
 	h.Database = "connected"
