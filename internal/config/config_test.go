@@ -275,3 +275,28 @@ func TestAuth(t *testing.T) {
 		})
 	}
 }
+
+// TestShippedExamples keeps the example configs in packaging/ and docs/ loadable.
+func TestShippedExamples(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("../../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "```toml\n")
+	if !ok {
+		t.Fatal("docs/operations.md has no toml example")
+	}
+	example, _, _ := strings.Cut(rest, "```")
+	dir := t.TempDir()
+	token := filepath.Join(dir, "token")
+	if err := os.WriteFile(token, []byte("0123456789abcdef0123\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	docPath := writeFile(t, dir, strings.ReplaceAll(example, "/etc/vpo/token", token))
+	for _, path := range []string{"../../packaging/config.toml", docPath} {
+		if _, err := Load(Flags{ConfigPath: &path}, Options{Home: dir, Getenv: envFrom(nil)}); err != nil {
+			t.Errorf("%s: %v", path, err)
+		}
+	}
+}
