@@ -70,27 +70,13 @@ func newJobsCmd(env Env) *cobra.Command {
 		Short: "Show one job with its progress, errors and history, as JSON",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseID(args[0])
-			if err != nil {
-				return err
-			}
-			s, err := openSession(cmd.Context(), env, cmd, configPath)
-			if err != nil {
-				return err
-			}
-			defer s.close()
-			e, err := s.engine()
-			if err != nil {
-				return err
-			}
-			j, err := e.Get(cmd.Context(), id)
-			if errors.Is(err, jobs.ErrNotFound) {
-				return fmt.Errorf("no job %d", id)
-			}
-			if err != nil {
-				return err
-			}
-			return printJob(env, s, cmd, j)
+			return withJob(env, cmd, configPath, args[0], func(s *session, e *jobs.Engine, id int64) error {
+				j, err := e.Get(cmd.Context(), id)
+				if err != nil {
+					return jobError(id, err)
+				}
+				return printJob(env, s, cmd, j)
+			})
 		},
 	}
 
@@ -99,35 +85,21 @@ func newJobsCmd(env Env) *cobra.Command {
 		Short: "Cancel a queued or running job",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseID(args[0])
-			if err != nil {
-				return err
-			}
-			s, err := openSession(cmd.Context(), env, cmd, configPath)
-			if err != nil {
-				return err
-			}
-			defer s.close()
-			e, err := s.engine()
-			if err != nil {
-				return err
-			}
-			j, err := e.Cancel(cmd.Context(), id)
-			if errors.Is(err, jobs.ErrNotFound) {
-				return fmt.Errorf("no job %d", id)
-			}
-			if err != nil {
-				return err
-			}
-			switch j.State {
-			case jobs.StateRunning:
-				fmt.Fprintf(env.Stdout, "job %d: cancel requested; the running daemon stops it shortly\n", id)
-			case jobs.StateCancelled:
-				fmt.Fprintf(env.Stdout, "job %d: cancelled\n", id)
-			default:
-				fmt.Fprintf(env.Stdout, "job %d: already %s; nothing to cancel\n", id, j.State)
-			}
-			return nil
+			return withJob(env, cmd, configPath, args[0], func(s *session, e *jobs.Engine, id int64) error {
+				j, err := e.Cancel(cmd.Context(), id)
+				if err != nil {
+					return jobError(id, err)
+				}
+				switch j.State {
+				case jobs.StateRunning:
+					fmt.Fprintf(env.Stdout, "job %d: cancel requested; the running daemon stops it shortly\n", id)
+				case jobs.StateCancelled:
+					fmt.Fprintf(env.Stdout, "job %d: cancelled\n", id)
+				default:
+					fmt.Fprintf(env.Stdout, "job %d: already %s; nothing to cancel\n", id, j.State)
+				}
+				return nil
+			})
 		},
 	}
 	cmd.AddCommand(list, show, cancel)
@@ -182,4 +154,29 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// withJob parses a job id, opens the catalogue and a job engine, and runs fn.
+func withJob(env Env, cmd *cobra.Command, configPath, arg string, fn func(*session, *jobs.Engine, int64) error) error {
+	id, err := parseID(arg)
+	if err != nil {
+		return err
+	}
+	s, err := openSession(cmd.Context(), env, cmd, configPath)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	e, err := s.engine()
+	if err != nil {
+		return err
+	}
+	return fn(s, e, id)
+}
+
+func jobError(id int64, err error) error {
+	if errors.Is(err, jobs.ErrNotFound) {
+		return fmt.Errorf("no job %d", id)
+	}
+	return err
 }
