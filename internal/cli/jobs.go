@@ -86,8 +86,15 @@ func newJobsCmd(env Env) *cobra.Command {
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withJob(env, cmd, configPath, args[0], func(s *session, e *jobs.Engine, id int64) error {
-				j, err := e.Cancel(cmd.Context(), id)
+				j, err := e.Get(cmd.Context(), id)
 				if err != nil {
+					return jobError(id, err)
+				}
+				if j.State != jobs.StateQueued && j.State != jobs.StateRunning {
+					fmt.Fprintf(env.Stdout, "job %d: already %s; nothing to cancel\n", id, j.State)
+					return nil
+				}
+				if j, err = e.Cancel(cmd.Context(), id); err != nil {
 					return jobError(id, err)
 				}
 				switch j.State {
@@ -95,7 +102,7 @@ func newJobsCmd(env Env) *cobra.Command {
 					fmt.Fprintf(env.Stdout, "job %d: cancel requested; the running daemon stops it shortly\n", id)
 				case jobs.StateCancelled:
 					fmt.Fprintf(env.Stdout, "job %d: cancelled\n", id)
-				default:
+				default: // it finished meanwhile
 					fmt.Fprintf(env.Stdout, "job %d: already %s; nothing to cancel\n", id, j.State)
 				}
 				return nil

@@ -20,7 +20,9 @@ func Migrate(ctx context.Context, db *sql.DB, logger *slog.Logger) error {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	migrator, err := rivermigrate.New(riversqlite.New(db), &rivermigrate.Config{
-		Logger: logger.With(slog.String("lib", "river")),
+		// River's own migration lines are demoted (vpo logs each applied version
+		// below), so that CLI commands do not print "No migrations to apply".
+		Logger: slog.New(quietHandler{logger.Handler()}).With(slog.String("lib", "river")),
 	})
 	if err != nil {
 		return fmt.Errorf("jobs: river migrator: %w", err)
