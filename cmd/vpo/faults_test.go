@@ -53,12 +53,13 @@ func TestFaults(t *testing.T) {
 		"mounttmpfs":     cmdMountTmpfs,
 		"ballast":        cmdBallast,
 		"dfree":          cmdDfree,
-		"waitjobmatch":   cmdWaitJobMatch,
+		"waitlog":        cmdWaitLog,
 		"spawnvpo":       cmdSpawnVPO,
 		"procsignal":     cmdProcSignal,
 		"procwait":       cmdProcWait,
 		"dbcheck":        cmdDBCheck,
 		"nologtext":      cmdNoLogText,
+		"bgfd":           cmdBackgroundFD,
 		"assertduration": cmdAssertDuration,
 		"settimer":       cmdSetTimer,
 	} {
@@ -88,7 +89,7 @@ func state(ts *testscript.TestScript) *faultState {
 // scriptEnv is the environment a script's `exec` would give a program: testscript's
 // own variables plus every variable vpo reads, as the script has set them.
 func scriptEnv(ts *testscript.TestScript) []string {
-	keys := []string{"WORK", "PATH", "GOTRACEBACK", "HOME", "TMPDIR", "GORACE", "GOCOVERDIR", "SLOW"}
+	keys := []string{"WORK", "PATH", "GOTRACEBACK", "HOME", "TMPDIR", "GORACE", "GOCOVERDIR"}
 	keys = append(keys, config.EnvVars()...)
 	var env []string
 	for _, k := range keys {
@@ -282,7 +283,8 @@ func (r dbReport) jobSummary() string {
 // already queued or running (a re-queued one), sleeps a random 0-600 ms and SIGKILLs
 // vpo. After each kill the database must pass checkCatalogue (TRACKS tracks per probed
 // file) and must not hold fewer files than before. The random seed is logged and
-// printed; FAULT_SEED=n replays a run. Each round's log is $WORK/round-NN.log.
+// printed; FAULT_SEED=n (in go test's environment) replays a run's choices. Each
+// round's log is $WORK/round-NN.log.
 func cmdKillRounds(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 4 {
 		ts.Fatalf("usage: killrounds ROUNDS LIBDIR PORT TRACKS")
@@ -294,7 +296,11 @@ func cmdKillRounds(ts *testscript.TestScript, neg bool, args []string) {
 	tracks, err := strconv.Atoi(args[3])
 	ts.Check(err)
 	seed := uint64(time.Now().UnixNano())
-	if s := ts.Getenv("FAULT_SEED"); s != "" {
+	s := ts.Getenv("FAULT_SEED") // a script's env, else go test's
+	if s == "" {
+		s = os.Getenv("FAULT_SEED")
+	}
+	if s != "" {
 		seed, err = strconv.ParseUint(s, 10, 64)
 		ts.Check(err)
 	}
@@ -369,7 +375,9 @@ func cmdKillRounds(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		kill()
 
+		checkStart := time.Now()
 		r, err := checkCatalogue(dbPath, tracks)
+		checkTook := time.Since(checkStart)
 		if err != nil {
 			ts.Fatalf("round %d (killed %s after ready): database check failed: %v\nlog:\n%s", round, delay, err, tail(logPath, 20))
 		}
@@ -377,8 +385,8 @@ func cmdKillRounds(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("round %d: the catalogue lost files: %d before the kill, %d after", round, prevFiles, r.files)
 		}
 		prevFiles = r.files
-		line := fmt.Sprintf("round %2d: touched %2d, healthy after %3d ms, submitted job %s, killed %3d ms later; then: files %d, tracks %d, jobs %s; checks ok (round took %d ms)",
-			round, touched, ready.Milliseconds(), submitted, delay.Milliseconds(), r.files, r.tracks, r.jobSummary(), time.Since(started).Milliseconds())
+		line := fmt.Sprintf("round %2d: touched %2d, healthy after %3d ms, submitted job %s, killed %3d ms later; then: files %d, tracks %d, jobs %s; checks ok in %d ms",
+			round, touched, ready.Milliseconds(), submitted, delay.Milliseconds(), r.files, r.tracks, r.jobSummary(), checkTook.Milliseconds())
 		ts.Logf("%s", line)
 		fmt.Fprintln(ts.Stdout(), line)
 	}
@@ -452,7 +460,7 @@ func cmdAllJobsDone(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Logf("job %d is %s: %q", j.ID, j.State, j.Errors)
 		}
 	}
-	ts.Logf("all %d jobs finished %s after vpo was healthy", len(jobs), time.Since(start).Round(10*time.Millisecond))
+	ts.Logf("all %d jobs finished (waited %s)", len(jobs), time.Since(start).Round(10*time.Millisecond))
 	if bad > 0 {
 		ts.Fatalf("%d of %d jobs did not complete", bad, len(jobs))
 	}
@@ -707,32 +715,35 @@ func parseSize(s string) (int64, error) {
 	return n * mult, err
 }
 
-// waitjobmatch BASEURL ID REGEXP [SECONDS]: polls GET BASEURL/api/jobs/ID until its
-// JSON matches REGEXP, then prints it.
-func cmdWaitJobMatch(ts *testscript.TestScript, neg bool, args []string) {
-	if len(args) < 3 {
-		ts.Fatalf("usage: waitjobmatch BASEURL ID REGEXP [SECONDS]")
+// waitlog FILE REGEXP [SECONDS]: polls FILE (a log that a background vpo appends to)
+// until a line matches REGEXP, then prints that line.
+func cmdWaitLog(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: waitlog FILE REGEXP [SECONDS]")
 	}
-	re, err := regexp.Compile(args[2])
+	re, err := regexp.Compile(args[1])
 	ts.Check(err)
 	limit := 30 * time.Second
-	if len(args) > 3 {
-		s, err := strconv.Atoi(args[3])
+	if len(args) > 2 {
+		s, err := strconv.Atoi(args[2])
 		ts.Check(err)
 		limit = time.Duration(s) * time.Second
 	}
+	path := ts.MkAbs(args[0])
 	deadline := time.Now().Add(limit)
-	last := ""
-	for time.Now().Before(deadline) {
-		code, b, err := request(ts, "GET", args[0]+"/api/jobs/"+args[1], "", 2*time.Second)
-		if err == nil && code == 200 && re.Match(b) {
-			fmt.Fprintf(ts.Stdout(), "%s", b)
-			return
+	for {
+		b, _ := os.ReadFile(path)
+		for _, line := range strings.Split(string(b), "\n") {
+			if re.MatchString(line) {
+				fmt.Fprintln(ts.Stdout(), line)
+				return
+			}
 		}
-		last = fmt.Sprintf("%d %s %v", code, b, err)
-		time.Sleep(25 * time.Millisecond)
+		if time.Now().After(deadline) {
+			ts.Fatalf("no line of %s matched %s within %s; last lines:\n%s", args[0], args[1], limit, tail(path, 10))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	ts.Fatalf("job %s did not match %s within %s; last: %s", args[1], args[2], limit, last)
 }
 
 // spawned is a vpo process started by spawnvpo.
@@ -875,5 +886,26 @@ func cmdNoLogText(ts *testscript.TestScript, neg bool, args []string) {
 				ts.Fatalf("%s contains log text %q at offset %d", f, needle, i)
 			}
 		}
+	}
+}
+
+// bgfd FD: prints what file descriptor FD of each running background command refers
+// to, as "fd FD -> TARGET".
+func cmdBackgroundFD(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: bgfd FD")
+	}
+	n := 0
+	for _, c := range ts.BackgroundCmds() {
+		if c.Process == nil || c.ProcessState != nil {
+			continue
+		}
+		target, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", c.Process.Pid, args[0]))
+		ts.Check(err)
+		fmt.Fprintf(ts.Stdout(), "fd %s -> %s\n", args[0], target)
+		n++
+	}
+	if n == 0 {
+		ts.Fatalf("no running background command")
 	}
 }
