@@ -147,6 +147,9 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		}
 		return nil
 	})
+	if err != nil && !strings.Contains(err.Error(), o.Path) {
+		err = fmt.Errorf("record file %q: %w", o.Path, err)
+	}
 	return id, err
 }
 

@@ -314,9 +314,10 @@ func (s *Scanner) ProbeEntry(ctx context.Context, e scan.Entry, logger *slog.Log
 	}
 	if perr != nil {
 		obs.ProbeError = perr.Error()
-		// A missing ffprobe is the machine's fault, not the file's: leave the file
-		// unprobed so that the next scan tries again.
-		obs.Retry = errors.Is(perr, probe.ErrNotFound)
+		// A missing ffprobe is the machine's fault, and a timeout may be (a slow
+		// network share): leave the file unprobed so that the next scan tries again.
+		// A file ffprobe rejects stays recorded with its error until it changes.
+		obs.Retry = errors.Is(perr, probe.ErrNotFound) || errors.Is(perr, probe.ErrTimeout)
 	} else {
 		obs.Result = res
 	}

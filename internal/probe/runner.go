@@ -113,7 +113,9 @@ func (r Runner) Probe(ctx context.Context, file string) (*Result, error) {
 	stderr := &tailBuffer{max: maxStderr}
 	cmd.Stdout = stdout
 	cmd.Stderr = stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own process group, so that cancel kills ffprobe and anything it started;
+	// and SIGKILL when vpo itself dies (even by SIGKILL), so no ffprobe outlives it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid) }
 	cmd.WaitDelay = waitDelay
 
