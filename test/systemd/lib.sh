@@ -62,7 +62,7 @@
 #    bound to v1 on the host), so MemoryMax=/CPUQuota= etc. are accepted but
 #    not enforced. BPF-based IPAddressDeny= works (cgroup2 + bpf, see
 #    below). VPO_SD_CGROUP=hybrid boots too, but then IPAddressDeny= is NOT
-#    enforced (smoke.sh's firewall self-check fails), so keep unified.
+#    enforced (run.sh's firewall self-check fails), so keep unified.
 #  * On a host that DOES run systemd, don't poke cgroups by hand: wrap the
 #    nspawn call in `systemd-run --scope` (and drop --keep-unit) instead.
 #  * --private-network works (the container only has "lo"); the host network
