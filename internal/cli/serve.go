@@ -2,17 +2,20 @@ package cli
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
+	"github.com/coreos/go-systemd/v22/journal"
 	"github.com/spf13/cobra"
 
 	"github.com/vpo-project/vpo/internal/config"
 	"github.com/vpo-project/vpo/internal/daemon"
 	"github.com/vpo-project/vpo/internal/logging"
+	"github.com/vpo-project/vpo/internal/systemd"
 )
 
 func newServeCmd(env Env) *cobra.Command {
@@ -78,27 +81,45 @@ func runServe(env Env, flags config.Flags, started time.Time) error {
 
 	cfg, err := config.Load(flags, config.Options{Getenv: env.Getenv})
 	if err != nil {
-		bootstrapLogger(env).Error("configuration error; not starting", "error", err.Error())
-		return &ExitError{Code: ExitConfig, Err: err, Reported: true}
+		return fatal(env, nil, err)
 	}
 	logger, err := newLogger(env, cfg)
 	if err != nil {
-		bootstrapLogger(env).Error("configuration error; not starting", "error", err.Error())
-		return &ExitError{Code: ExitConfig, Err: err, Reported: true}
+		return fatal(env, nil, err)
 	}
 	if err := ensureDataDir(cfg); err != nil {
-		logger.Error("startup failed", "error", err.Error())
-		return &ExitError{Code: ExitFailure, Err: err, Reported: true}
+		return fatal(env, logger, err)
 	}
 	if err := daemon.Run(context.Background(), cfg, logger, daemon.Options{Signals: signals, Started: started}); err != nil {
-		if config.IsConfigError(err) {
-			logger.Error("configuration error; not starting", "error", err.Error())
-			return &ExitError{Code: ExitConfig, Err: err, Reported: true}
-		}
-		logger.Error("startup failed", "error", err.Error())
-		return &ExitError{Code: ExitFailure, Err: err, Reported: true}
+		return fatal(env, logger, err)
 	}
 	return nil
+}
+
+// fatal reports the error that stops vpo, once, and returns its exit code: 78 for a
+// configuration error, 1 otherwise.
+//
+// Under journald the record goes to stderr with a "<3>" priority prefix rather than
+// through the native protocol: journald learns a native message's unit from
+// /proc/PID, which is gone when vpo has exited a moment later, so the error could be
+// missing from `journalctl -u vpo`; a stream line belongs to its unit from the
+// start. It is also sent as systemd's STATUS, which `systemctl status` shows.
+func fatal(env Env, logger *slog.Logger, err error) error {
+	code, msg := ExitFailure, "startup failed"
+	if config.IsConfigError(err) {
+		code, msg = ExitConfig, "configuration error; not starting"
+	}
+	if logger == nil || underJournal() {
+		logger = bootstrapLogger(env)
+	}
+	logger.Error(msg, "error", err.Error())
+	systemd.NewNotifier(logging.Discard()).Status(msg + ": " + err.Error())
+	return &ExitError{Code: code, Err: err, Reported: true}
+}
+
+func underJournal() bool {
+	ok, err := journal.StderrIsJournalStream()
+	return ok && err == nil
 }
 
 // newLogger builds the configured logger: journald's native protocol when
@@ -111,16 +132,33 @@ func newLogger(env Env, cfg *config.Config) (*slog.Logger, error) {
 	return logging.New(logging.Options{Level: cfg.Logging.Level, Format: cfg.Logging.Format, Writer: env.Stderr, Journal: journal})
 }
 
-// bootstrapLogger logs errors that happen before the configured logger exists, in the
-// default format (or to journald under systemd, so that they get err priority), so
-// that they look like every other record.
+// bootstrapLogger logs the error that stops vpo when the configured logger does not
+// exist or cannot be trusted to reach the journal in time: text on stderr, with a
+// "<3>" (err) priority prefix when stderr is journald's stream.
 func bootstrapLogger(env Env) *slog.Logger {
-	journal, _ := logging.UseJournal("auto")
-	l, err := logging.New(logging.Options{Level: "info", Format: "text", Writer: env.Stderr, Journal: journal})
+	w, bare := env.Stderr, false
+	if underJournal() {
+		w, bare = prefixWriter{w: w, prefix: []byte("<3>")}, true
+	}
+	l, err := logging.New(logging.Options{Level: "info", Format: "text", Writer: w, Bare: bare})
 	if err != nil {
-		l, _ = logging.New(logging.Options{Level: "info", Format: "text", Writer: env.Stderr})
+		panic(err) // the defaults are valid
 	}
 	return l
+}
+
+// prefixWriter prefixes each write (one log record) with a syslog priority, which
+// journald's stream reader parses (SyslogLevelPrefix=yes, the default).
+type prefixWriter struct {
+	w      io.Writer
+	prefix []byte
+}
+
+func (p prefixWriter) Write(b []byte) (int, error) {
+	if _, err := p.w.Write(append(append([]byte(nil), p.prefix...), b...)); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }
 
 // ensureDataDir creates ~/.vpo (0700) when missing: it holds the default config and

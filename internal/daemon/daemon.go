@@ -51,11 +51,7 @@ type Options struct {
 func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Options) error {
 	logSettings(logging.Component(logger, "config"), cfg)
 	notifier := systemd.NewNotifier(logging.Component(logger, "systemd"))
-	err := run(ctx, cfg, logger, opts, notifier)
-	if err != nil {
-		notifier.Status("failed: " + err.Error())
-	}
-	return err
+	return run(ctx, cfg, logger, opts, notifier)
 }
 
 func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Options, notifier *systemd.Notifier) error {
@@ -169,15 +165,18 @@ func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	// database answers and the job workers take work.
 	bg, stopBackground := context.WithCancel(context.Background())
 	defer stopBackground()
+	statusCtx, stopStatus := context.WithCancel(bg)
+	statusDone := make(chan struct{})
 	go func() {
+		defer close(statusDone)
 		t := time.NewTicker(statusInterval)
 		defer t.Stop()
 		for {
 			select {
-			case <-bg.Done():
+			case <-statusCtx.Done():
 				return
 			case <-t.C:
-				notifier.Status(statusLine(bg, ln.Addr().String(), engine))
+				notifier.Status(statusLine(statusCtx, ln.Addr().String(), engine))
 			}
 		}
 	}()
@@ -208,6 +207,9 @@ func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		}
 	}()
 
+	// The status loop ends first, so that it cannot overwrite "shutting down".
+	stopStatus()
+	<-statusDone
 	notifier.Stopping("shutting down")
 	// The drain may take up to shutdown_timeout plus the hard stop of cancelled jobs;
 	// ask systemd for that much time in case TimeoutStopSec is shorter.

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -104,6 +105,19 @@ func (s *Scanner) resolve(p string, dir bool) (string, error) {
 	}
 	if !dir && !st.Mode().IsRegular() {
 		return "", fmt.Errorf("%w: path %q is not a regular file", ErrBadPath, p)
+	}
+	// Refuse now what the job could not read anyway (as this daemon's user, under
+	// its sandbox), rather than queue a job bound to fail.
+	if f, err := os.Open(resolved); err != nil {
+		return "", fmt.Errorf("%w: path %q cannot be read: %v", ErrBadPath, p, unwrapPath(err))
+	} else {
+		if dir {
+			_, err = f.ReadDir(1)
+		}
+		f.Close()
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", fmt.Errorf("%w: path %q cannot be read: %v", ErrBadPath, p, unwrapPath(err))
+		}
 	}
 	if len(s.roots) > 0 && !s.insideRoots(resolved) {
 		return "", fmt.Errorf("%w: path %q is outside the library roots (%s)", ErrBadPath, p, strings.Join(s.roots, ", "))
@@ -206,6 +220,13 @@ func (s *Scanner) Scan(ctx context.Context, dir string, logger *slog.Logger, rep
 		return c.snapshot(), fmt.Errorf("scan of %s: %w", dir, err)
 	}
 
+	for _, u := range unreadable {
+		if u == dir {
+			// Nothing under it could be read: that is a failed scan, not an empty one,
+			// and no catalogued file is marked missing.
+			return c.snapshot(), fmt.Errorf("scan of %s: the directory cannot be read", dir)
+		}
+	}
 	if err := s.store.MarkPresent(ctx, reappeared); err != nil {
 		return c.snapshot(), err
 	}

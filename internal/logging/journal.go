@@ -1,9 +1,12 @@
 package logging
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/coreos/go-systemd/v22/journal"
 	slogjournal "github.com/systemd/slog-journal"
@@ -44,7 +47,53 @@ func newJournalHandler(level slog.Leveler) (slog.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	return h, nil
+	return &messageContext{inner: h}, nil
+}
+
+// messageContext also writes a record's context into MESSAGE as key=value pairs, so
+// that plain `journalctl -u vpo` and `systemctl status` show what a record is about
+// (which setting, which error), not only its message; the fields stay as well.
+type messageContext struct {
+	inner slog.Handler
+	attrs []slog.Attr // from WithAttrs, rendered into every MESSAGE
+}
+
+func (m *messageContext) Enabled(ctx context.Context, l slog.Level) bool {
+	return m.inner.Enabled(ctx, l)
+}
+
+func (m *messageContext) Handle(ctx context.Context, r slog.Record) error {
+	var b strings.Builder
+	b.WriteString(r.Message)
+	add := func(a slog.Attr) bool {
+		if a.Key == KeyLogger || a.Key == "" {
+			return true
+		}
+		b.WriteByte(' ')
+		b.WriteString(a.Key)
+		b.WriteByte('=')
+		v := a.Value.Resolve().String()
+		if v == "" || strings.ContainsAny(v, " \"=\n\t") || !utf8.ValidString(v) {
+			v = strconv.Quote(v)
+		}
+		b.WriteString(v)
+		return true
+	}
+	for _, a := range m.attrs {
+		add(a)
+	}
+	r.Attrs(add)
+	out := slog.NewRecord(r.Time, r.Level, b.String(), r.PC)
+	r.Attrs(func(a slog.Attr) bool { out.AddAttrs(a); return true })
+	return m.inner.Handle(ctx, out)
+}
+
+func (m *messageContext) WithAttrs(as []slog.Attr) slog.Handler {
+	return &messageContext{inner: m.inner.WithAttrs(as), attrs: append(append([]slog.Attr(nil), m.attrs...), as...)}
+}
+
+func (m *messageContext) WithGroup(name string) slog.Handler {
+	return &messageContext{inner: m.inner.WithGroup(name), attrs: m.attrs}
 }
 
 // journalKey turns an attribute key into a journal field name: upper case, with any

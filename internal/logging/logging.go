@@ -35,6 +35,9 @@ type Options struct {
 	Writer io.Writer
 	// Journal sends records to journald instead of Writer.
 	Journal bool
+	// Bare leaves out the timestamp and level from text records, for a journald
+	// stream, which records both itself.
+	Bare bool
 }
 
 // ParseLevel maps vpo's level names to slog levels.
@@ -82,6 +85,13 @@ func New(opts Options) (*slog.Logger, error) {
 		}
 	case opts.Format == "json":
 		h = slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: replaceAttrJSON})
+	case opts.Bare:
+		h = slog.NewTextHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: func(g []string, a slog.Attr) slog.Attr {
+			if len(g) == 0 && (a.Key == slog.TimeKey || a.Key == slog.LevelKey) {
+				return slog.Attr{}
+			}
+			return replaceAttr(g, a)
+		}})
 	case opts.Format == "text" || opts.Format == "":
 		h = slog.NewTextHandler(w, hopts)
 	default:

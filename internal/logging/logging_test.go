@@ -120,3 +120,33 @@ func TestJournalKey(t *testing.T) {
 		}
 	}
 }
+
+// captureHandler records what reaches it; it stands in for journald's socket.
+type captureHandler struct{ records *[]slog.Record }
+
+func (c captureHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (c captureHandler) Handle(_ context.Context, r slog.Record) error {
+	*c.records = append(*c.records, r)
+	return nil
+}
+func (c captureHandler) WithAttrs([]slog.Attr) slog.Handler { return c }
+func (c captureHandler) WithGroup(string) slog.Handler      { return c }
+
+func TestJournalMessageCarriesContext(t *testing.T) {
+	t.Parallel()
+	var got []slog.Record
+	l := slog.New(newNamed(&messageContext{inner: captureHandler{&got}}, "vpo"))
+	Component(l, "scan").With("job_id", 42).Error("scan failed", "error", "disk full", "file_path", "/a b.mkv")
+	if len(got) != 1 {
+		t.Fatalf("records: %d", len(got))
+	}
+	want := `scan failed job_id=42 error="disk full" file_path="/a b.mkv"`
+	if got[0].Message != want {
+		t.Errorf("MESSAGE = %q, want %q", got[0].Message, want)
+	}
+	n := 0
+	got[0].Attrs(func(slog.Attr) bool { n++; return true })
+	if n != 2 {
+		t.Errorf("record attrs = %d, want the 2 call-site fields kept", n)
+	}
+}
