@@ -248,11 +248,12 @@ func (s *Store) Check(ctx context.Context) error {
 	if identOf(st) != s.ident {
 		return fmt.Errorf("database file %s has been replaced since vpo opened it", s.path)
 	}
-	f, err := os.Open(s.path)
-	if err != nil {
-		return fmt.Errorf("database file %s cannot be read: %w", s.path, unwrapPath(err))
+	// access(2), not open+close: closing any descriptor of the database file would
+	// drop every POSIX lock this process holds on it, SQLite's included, and another
+	// process could then checkpoint and delete the WAL under the running daemon.
+	if err := syscall.Access(s.path, 4 /* R_OK */); err != nil {
+		return fmt.Errorf("database file %s cannot be read: %w", s.path, err)
 	}
-	f.Close()
 	var v int64
 	if err := s.probe.QueryRowContext(ctx, "SELECT count(*) FROM goose_db_version").Scan(&v); err != nil {
 		if ctx.Err() != nil {

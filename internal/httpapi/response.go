@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -57,6 +58,11 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	case catalog.IsFull(err):
 		ae = errorf(http.StatusServiceUnavailable, "disk_full", "the disk holding the database is full; free some space and retry")
 		err = ae
+	}
+	if ae == nil && errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		// The client went away; there is nobody to answer and nothing went wrong.
+		logger.Debug("client disconnected before the response", "method", r.Method, "path", r.URL.Path)
+		return
 	}
 	if ae == nil {
 		logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err.Error())
