@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/vpo-project/vpo/internal/version.version=$(VERSION)
 BIN := bin/vpo
 
-.PHONY: help build run test test-deps test/go test/race lint bench clean
+.PHONY: help build run test test-deps test/go test/systemd test/load lint bench soak clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z/_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -21,17 +21,34 @@ run: build ## build and run `vpo serve` on the default embedded SQLite (~/.vpo/l
 test-deps: ## install what the tests need (ffmpeg, wrk, ...; apt-get as root)
 	scripts/install-test-deps.sh
 
-test: test-deps ## install test dependencies, then vet and run every test with the race detector
-	go vet ./...
-	CGO_ENABLED=1 go test -race -count=1 -timeout 20m ./...
+test: test-deps ## install test dependencies, then run every test (see below)
+	$(MAKE) test/go
 	scripts/fuzz-smoke.sh
+	$(MAKE) test/systemd
+	$(MAKE) test/load
+
+test/go: ## go vet, then the whole Go suite with the race detector (unit, end-to-end, fault tests)
+	go vet ./...
+	CGO_ENABLED=1 go test -race -count=1 -timeout 30m ./...
+
+test/systemd: build ## vpo.service under a real systemd booted in systemd-nspawn (root)
+	test/systemd/run.sh $(BIN)
+
+test/load: build ## short load (5 s) and soak (60 s) runs; `make soak` runs the long ones
+	scripts/load.sh $(BIN) 5
+	scripts/soak.sh $(BIN) 60
+
+soak: build ## 60 s of wrk during two scans, then a 10-minute soak (figures in docs/reliability.md)
+	scripts/load.sh $(BIN) 60
+	scripts/soak.sh $(BIN) 600
 
 lint: ## gofmt and vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	go vet ./...
 
-bench: build ## measure startup, RSS, /health throughput and shutdown (see docs/benchmarks.md)
+bench: build ## measure startup, RSS, throughput, shutdown, scanning and probing (see docs/benchmarks.md)
 	scripts/bench-serve.sh $(BIN)
+	scripts/bench-catalog.sh $(BIN)
 
 clean:
 	rm -rf bin

@@ -40,6 +40,7 @@ const (
 	DefaultJournal         = "auto"
 	DefaultProbeTimeout    = 120 * time.Second
 	DefaultJobTimeout      = 6 * time.Hour
+	DefaultMaxQueued       = 10000
 )
 
 // Allowed values of the enumerated settings.
@@ -104,6 +105,8 @@ type JobsConfig struct {
 	Workers      int
 	ProbeTimeout time.Duration
 	JobTimeout   time.Duration
+	// MaxQueued caps the queued jobs; submissions beyond it get 429.
+	MaxQueued int
 }
 
 // LibraryConfig is the [library] table.
@@ -236,6 +239,7 @@ func Default(dataDir string) *Config {
 			Workers:      runtime.NumCPU(),
 			ProbeTimeout: DefaultProbeTimeout,
 			JobTimeout:   DefaultJobTimeout,
+			MaxQueued:    DefaultMaxQueued,
 		},
 		Library: LibraryConfig{Extensions: []string{
 			"mkv", "mp4", "m4v", "avi", "mov", "webm", "ts", "m2ts", "mts", "wmv", "flv", "mpg", "mpeg",
@@ -385,6 +389,9 @@ func (c *Config) validate() error {
 	}
 	if c.Jobs.JobTimeout <= 0 || c.Jobs.JobTimeout > 7*24*time.Hour {
 		return c.fail("jobs.job_timeout", "%g is out of range (1-604800 seconds)", c.Jobs.JobTimeout.Seconds())
+	}
+	if c.Jobs.MaxQueued < 1 || c.Jobs.MaxQueued > 1000000 {
+		return c.fail("jobs.max_queued", "%d is out of range (1-1000000)", c.Jobs.MaxQueued)
 	}
 	for i, r := range c.Library.Roots {
 		if !filepath.IsAbs(r) {

@@ -40,6 +40,7 @@ type fileConfig struct {
 		Workers      *int     `toml:"workers"`
 		ProbeTimeout *float64 `toml:"probe_timeout"`
 		JobTimeout   *float64 `toml:"job_timeout"`
+		MaxQueued    *int     `toml:"max_queued"`
 	} `toml:"jobs"`
 	Library struct {
 		Roots      *[]string `toml:"roots"`
@@ -120,6 +121,10 @@ func applyFile(cfg *Config, path string, explicit bool) error {
 	if v := fc.Jobs.JobTimeout; v != nil {
 		cfg.Jobs.JobTimeout = secondsToDuration(*v)
 		set("jobs.job_timeout")
+	}
+	if v := fc.Jobs.MaxQueued; v != nil {
+		cfg.Jobs.MaxQueued = *v
+		set("jobs.max_queued")
 	}
 	if v := fc.Library.Roots; v != nil {
 		cfg.Library.Roots = append([]string(nil), (*v)...)

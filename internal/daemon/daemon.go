@@ -136,7 +136,7 @@ func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		Jobs:          engine,
 		Store:         store,
 		Scanner:       scanner,
-		MaxQueued:     maxQueued,
+		MaxQueued:     cfg.Jobs.MaxQueued,
 		AuthToken:     cfg.Server.AuthToken,
 	})
 	srv := &http.Server{
@@ -237,8 +237,6 @@ func statusLine(ctx context.Context, addr string, engine *jobs.Engine) string {
 // that was freed); more attempts would only repeat a real failure.
 const maxAttempts = 3
 
-// maxQueued caps the job queue; submissions beyond it get 429.
-const maxQueued = 10000
 
 // shutdown stops the daemon in order: health turns 503 and mutating requests are
 // refused; in-flight requests finish within the budget; then the database is
