@@ -156,6 +156,14 @@ func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		closeStore()
 		return fmt.Errorf("start job workers: %w", err)
 	}
+	// /health reports background probes; the first round runs before ready.
+	api.ProbeNow(ctx)
+	probeCtx, stopProbes := context.WithCancel(context.Background())
+	probesDone := make(chan struct{})
+	go func() {
+		defer close(probesDone)
+		api.RunProbes(probeCtx)
+	}()
 	api.SetReady()
 	log.Info("vpo is ready", "address", ln.Addr().String(), "version", version.String(),
 		"startup_ms", ms(time.Since(opts.Started)))
@@ -214,9 +222,16 @@ func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	// The drain may take up to shutdown_timeout plus the hard stop of cancelled jobs;
 	// ask systemd for that much time in case TimeoutStopSec is shorter.
 	notifier.ExtendTimeout(cfg.Server.ShutdownTimeout + jobs.DefaultHardStopTimeout + 10*time.Second)
-	shutdown(log, cfg, api, srv, store, engine, workers)
+	shutdown(log, cfg, api, srv, store, engine, workers, func() {
+		stopProbes()
+		<-probesDone
+	})
 	return runErr
 }
+
+// minHTTPShutdown is the least time in-flight requests get to finish, even when the
+// job drain used the whole shutdown_timeout.
+const minHTTPShutdown = 500 * time.Millisecond
 
 // statusInterval is how often systemd's STATUS= line is refreshed.
 const statusInterval = 5 * time.Second
@@ -242,7 +257,7 @@ const maxAttempts = 3
 // refused; in-flight requests finish within the budget; then the database is
 // checkpointed and closed.
 func shutdown(log *slog.Logger, cfg *config.Config, api *httpapi.API, srv *http.Server, store *catalog.Store,
-	engine *jobs.Engine, workers *library.Workers) {
+	engine *jobs.Engine, workers *library.Workers, stopProbes func()) {
 	start := time.Now()
 	budget := cfg.Server.ShutdownTimeout
 	deadline := start.Add(budget)
@@ -265,6 +280,9 @@ func shutdown(log *slog.Logger, cfg *config.Config, api *httpapi.API, srv *http.
 	}
 
 	t = time.Now()
+	if time.Until(deadline) < minHTTPShutdown {
+		deadline = time.Now().Add(minHTTPShutdown) // requests still get a moment after a long drain
+	}
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	err := srv.Shutdown(ctx)
 	cancel()
@@ -276,6 +294,7 @@ func shutdown(log *slog.Logger, cfg *config.Config, api *httpapi.API, srv *http.
 		log.Info("shutdown: http server stopped", "duration_ms", ms(time.Since(t)))
 	}
 
+	stopProbes()
 	t = time.Now()
 	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
 	if err := store.Close(ctx); err != nil {

@@ -14,8 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/singleflight"
-
 	"github.com/vpo-project/vpo/internal/catalog"
 	"github.com/vpo-project/vpo/internal/jobs"
 	"github.com/vpo-project/vpo/internal/library"
@@ -52,7 +50,7 @@ type API struct {
 	logger   *slog.Logger
 	ready    atomic.Bool
 	draining atomic.Bool
-	health   singleflight.Group
+	probes   probeState
 	mux      *http.ServeMux
 
 	methodsMu sync.Mutex

@@ -2,9 +2,11 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"net/http"
 	"runtime"
+	"sync"
 	"time"
 )
 
@@ -13,9 +15,20 @@ type DatabaseChecker interface {
 	Check(ctx context.Context) error
 }
 
-// HealthTimeout bounds the probes behind /health, so that it answers well under
-// 100 ms even when the database hangs.
-const HealthTimeout = 50 * time.Millisecond
+// Health probes run in the background, so that GET /health never waits for the
+// database: it reports the latest probe, and answers in microseconds even when the
+// database hangs or the machine is saturated.
+const (
+	// ProbeInterval is how often the database, the job queue and the tools are probed.
+	ProbeInterval = 500 * time.Millisecond
+	// ProbeTimeout bounds one probe round. It is generous: on a saturated machine a
+	// healthy database can take tens of milliseconds to answer, and that is not an
+	// outage.
+	ProbeTimeout = 2 * time.Second
+	// HangAfter is how long a probe may be in flight before /health reports the
+	// database as not answering, without waiting for ProbeTimeout.
+	HangAfter = time.Second
+)
 
 // Health is the /health response body.
 type Health struct {
@@ -55,7 +68,7 @@ func (a *API) handleHealth(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// Health computes the health report and its HTTP status.
+// Health computes the health report and its HTTP status from the latest probes.
 func (a *API) Health(ctx context.Context) (Health, int) {
 	h := Health{
 		Version:       a.deps.Version,
@@ -64,7 +77,7 @@ func (a *API) Health(ctx context.Context) (Health, int) {
 		ShuttingDown:  a.draining.Load(),
 		Goroutines:    runtime.NumGoroutine(),
 	}
-	p := a.probe(ctx)
+	p := a.latestProbes()
 	h.Database = "connected"
 	if p.dbErr != nil {
 		h.Database = "disconnected"
@@ -86,26 +99,62 @@ func (a *API) Health(ctx context.Context) (Health, int) {
 	return h, http.StatusServiceUnavailable
 }
 
-// probe runs the probes with HealthTimeout in a goroutine, so that even a probe
-// blocked in a system call cannot hold the response past the deadline. Concurrent
-// callers share one round, so a flood of health checks costs one round at a time
-// and a hung database holds at most one goroutine.
-func (a *API) probe(ctx context.Context) probes {
-	ch := a.health.DoChan("probe", func() (any, error) {
-		cctx, cancel := context.WithTimeout(context.Background(), HealthTimeout)
-		defer cancel()
-		return a.runProbes(cctx), nil
-	})
-	timer := time.NewTimer(HealthTimeout + 10*time.Millisecond)
-	defer timer.Stop()
-	select {
-	case res := <-ch:
-		return res.Val.(probes)
-	case <-timer.C:
-		return probes{dbErr: errDatabaseTimeout}
-	case <-ctx.Done():
-		return probes{dbErr: ctx.Err()}
+// probeState is the latest probe round and the one in flight.
+type probeState struct {
+	mu       sync.Mutex
+	last     probes
+	lastAt   time.Time // when last finished; zero before the first round
+	inFlight time.Time // when the round in flight started; zero when none
+}
+
+// latestProbes returns the latest round, or an error when there is none yet, when a
+// round has been in flight longer than HangAfter, or when the latest is stale.
+func (a *API) latestProbes() probes {
+	a.probes.mu.Lock()
+	defer a.probes.mu.Unlock()
+	now := time.Now()
+	if t := a.probes.inFlight; !t.IsZero() && now.Sub(t) > HangAfter {
+		return probes{dbErr: fmt.Errorf("database has not answered for %s", now.Sub(t).Round(time.Millisecond))}
 	}
+	if a.probes.lastAt.IsZero() {
+		return probes{dbErr: errNotProbed}
+	}
+	if age := now.Sub(a.probes.lastAt); age > ProbeTimeout+2*ProbeInterval {
+		return probes{dbErr: fmt.Errorf("no health probe has finished for %s", age.Round(time.Millisecond))}
+	}
+	return a.probes.last
+}
+
+// RunProbes probes the database, the job queue and the tools every ProbeInterval
+// until ctx is done, and returns when it is (the goroutine it runs in ends then,
+// unless a probe is stuck in a system call, which ProbeTimeout bounds for queries).
+func (a *API) RunProbes(ctx context.Context) {
+	t := time.NewTicker(ProbeInterval)
+	defer t.Stop()
+	for {
+		a.probeOnce(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// ProbeNow runs one probe round synchronously, so that /health is current at once
+// (at startup, and in tests).
+func (a *API) ProbeNow(ctx context.Context) { a.probeOnce(ctx) }
+
+func (a *API) probeOnce(ctx context.Context) {
+	a.probes.mu.Lock()
+	a.probes.inFlight = time.Now()
+	a.probes.mu.Unlock()
+	cctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
+	p := a.runProbes(cctx)
+	cancel()
+	a.probes.mu.Lock()
+	a.probes.last, a.probes.lastAt, a.probes.inFlight = p, time.Now(), time.Time{}
+	a.probes.mu.Unlock()
 }
 
 func (a *API) runProbes(ctx context.Context) probes {
@@ -146,6 +195,6 @@ type healthError string
 func (e healthError) Error() string { return string(e) }
 
 const (
-	errNoDatabase      = healthError("database is not open")
-	errDatabaseTimeout = healthError("database did not answer within 50ms")
+	errNoDatabase = healthError("database is not open")
+	errNotProbed  = healthError("not probed yet")
 )
