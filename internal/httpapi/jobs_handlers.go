@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -167,23 +168,7 @@ func (a *API) jobViews(r *http.Request, js []jobs.Job) ([]JobView, error) {
 }
 
 func (a *API) handleGetJob(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	j, err := a.deps.Jobs.Get(r.Context(), id)
-	if errors.Is(err, jobs.ErrNotFound) {
-		return errorf(http.StatusNotFound, "not_found", fmt.Sprintf("no job %d", id))
-	}
-	if err != nil {
-		return err
-	}
-	views, err := a.jobViews(r, []jobs.Job{j})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, views[0])
-	return nil
+	return a.jobAction(w, r, http.StatusOK, a.deps.Jobs.Get)
 }
 
 func (a *API) handleListJobs(w http.ResponseWriter, r *http.Request) error {
@@ -226,11 +211,17 @@ func (a *API) handleListJobs(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) handleCancelJob(w http.ResponseWriter, r *http.Request) error {
+	return a.jobAction(w, r, http.StatusAccepted, a.deps.Jobs.Cancel)
+}
+
+// jobAction applies get or cancel to the job named in the path and writes the job.
+func (a *API) jobAction(w http.ResponseWriter, r *http.Request, status int,
+	action func(context.Context, int64) (jobs.Job, error)) error {
 	id, err := pathID(r)
 	if err != nil {
 		return err
 	}
-	j, err := a.deps.Jobs.Cancel(r.Context(), id)
+	j, err := action(r.Context(), id)
 	if errors.Is(err, jobs.ErrNotFound) {
 		return errorf(http.StatusNotFound, "not_found", fmt.Sprintf("no job %d", id))
 	}
@@ -241,7 +232,7 @@ func (a *API) handleCancelJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, views[0])
+	writeJSON(w, status, views[0])
 	return nil
 }
 
