@@ -252,7 +252,6 @@ func statusLine(ctx context.Context, addr string, engine *jobs.Engine) string {
 // that was freed); more attempts would only repeat a real failure.
 const maxAttempts = 3
 
-
 // shutdown stops the daemon in order: health turns 503 and mutating requests are
 // refused; in-flight requests finish within the budget; then the database is
 // checkpointed and closed.
