@@ -27,7 +27,8 @@ test: test-deps ## install test dependencies, then run every test (see below)
 	$(MAKE) test/systemd
 	$(MAKE) test/load
 
-test/go: ## go vet, then the whole Go suite with the race detector (unit, end-to-end, fault tests)
+test/go: ## gofmt and go vet, then the whole Go suite with the race detector (unit, end-to-end, fault tests)
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	go vet ./...
 	CGO_ENABLED=1 go test -race -count=1 -timeout 30m ./...
 
