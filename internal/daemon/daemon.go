@@ -148,11 +148,8 @@ func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logging.Component(logger, "http").Handler(), slog.LevelWarn),
 	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-
 	if err := engine.Start(ctx); err != nil {
-		_ = srv.Close()
+		ln.Close()
 		closeStore()
 		return fmt.Errorf("start job workers: %w", err)
 	}
@@ -164,7 +161,13 @@ func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		defer close(probesDone)
 		api.RunProbes(probeCtx)
 	}()
+	// Ready before serving: connections that arrived during startup (the listener is
+	// bound, or systemd passed it already listening) wait in the backlog and are
+	// answered as a ready daemon, so a socket-activated first request gets its
+	// answer, not "starting".
 	api.SetReady()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("vpo is ready", "address", ln.Addr().String(), "version", version.String(),
 		"startup_ms", ms(time.Since(opts.Started)))
 	notifier.Ready(statusLine(ctx, ln.Addr().String(), engine))
