@@ -40,28 +40,7 @@ PIDFILE="$WORK/pids" # "PID ARGV0" of every process the harness starts
 : >"$PIDFILE"
 harness=""
 
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	if [[ -n "$harness" ]] && kill -0 "$harness" 2>/dev/null; then
-		kill -TERM "$harness" 2>/dev/null || true # it stops its own children
-		for _ in $(seq 50); do kill -0 "$harness" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$harness" 2>/dev/null || true
-	fi
-	# Anything the harness could not stop (e.g. it was killed): only the PIDs it
-	# recorded, and only if they still run the program it started.
-	local pid arg0 cur
-	while read -r pid arg0; do
-		[[ -r "/proc/$pid/cmdline" ]] || continue
-		cur=$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | head -n1) || continue
-		[[ "$cur" == "$arg0" ]] || continue
-		kill -TERM "$pid" 2>/dev/null || true
-		sleep 0.5
-		kill -KILL "$pid" 2>/dev/null || true
-	done <"$PIDFILE"
-	rm -rf "$WORK"
-	exit "$rc"
-}
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/loadsoak/cleanup.bash" # cleanup: the EXIT trap
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM

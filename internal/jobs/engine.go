@@ -235,10 +235,6 @@ func New(db *sql.DB, cfg Config, register func(w *river.Workers)) (*Engine, erro
 	return e, nil
 }
 
-// Client returns the underlying River client, for the rare caller that needs
-// River's full API (e.g. InsertTx in a catalogue transaction).
-func (e *Engine) Client() *river.Client[*sql.Tx] { return e.client }
-
 // Start starts fetching and working jobs. The engine's lifetime is NOT tied to
 // ctx (only its values are kept): cancelling ctx would make River hard-stop
 // and cancel running jobs at once, skipping Stop's soft period, so call Stop

@@ -1,4 +1,4 @@
-# Sourced by scripts/load.sh and scripts/soak.sh: the EXIT trap. Expects WORK, PIDFILE
+# Sourced by scripts/load.sh, scripts/soak.sh and scripts/bench-serve.sh: the EXIT trap. Expects WORK, PIDFILE
 # and harness (the PID of the Python harness, or empty).
 cleanup() {
 	local rc=$?
