@@ -14,9 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/vpo-project/vpo/internal/catalog"
-	"github.com/vpo-project/vpo/internal/library"
 	"github.com/vpo-project/vpo/internal/logging"
-	"github.com/vpo-project/vpo/internal/probe"
 )
 
 func newScanCmd(env Env) *cobra.Command {
@@ -43,17 +41,7 @@ complete, and nothing is marked missing.`,
 				return err
 			}
 			defer s.close()
-			scanner, err := library.NewScanner(library.Options{
-				Store:      s.store,
-				Prober:     probe.Runner{Path: s.cfg.Tools.FFprobe, Timeout: s.cfg.Jobs.ProbeTimeout},
-				Extensions: s.cfg.Library.Extensions,
-				Roots:      s.cfg.Library.Roots,
-				Workers:    s.cfg.Jobs.Workers,
-				Logger:     logging.Component(s.logger, "scan"),
-			})
-			if err != nil {
-				return &ExitError{Code: ExitConfig, Err: err}
-			}
+			scanner := s.app.Scanner
 			log := logging.Component(s.logger, "scan")
 			// Check every directory before scanning any.
 			dirs := make([]string, len(args))

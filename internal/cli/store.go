@@ -6,18 +6,20 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vpo-project/vpo/internal/app"
 	"github.com/vpo-project/vpo/internal/catalog"
 	"github.com/vpo-project/vpo/internal/config"
 	"github.com/vpo-project/vpo/internal/jobs"
-	"github.com/vpo-project/vpo/internal/logging"
 )
 
 // session is what the catalogue commands share: the configuration, a logger on
-// stderr and the open catalogue. They work whether or not a daemon is running: they
-// open the same SQLite file, whose WAL mode and busy timeout let both write.
+// stderr and vpo's core (app.Open: the same wiring as the daemon's). They work
+// whether or not a daemon is running: they open the same SQLite file, whose WAL mode
+// and busy timeout let both write. They do not take the daemon's database lock.
 type session struct {
 	cfg    *config.Config
 	logger *slog.Logger
+	app    *app.App
 	store  *catalog.Store
 }
 
@@ -26,7 +28,8 @@ func addConfigFlag(cmd *cobra.Command, path *string) {
 	cmd.Flags().StringVarP(path, "config", "c", "", "config file (default ~/.vpo/config.toml, or $VPO_CONFIG_PATH)")
 }
 
-// openSession loads the configuration and opens the catalogue and job queue schema.
+// openSession loads the configuration and opens the catalogue, the job queue, the
+// scanner and an engine that is never started.
 func openSession(ctx context.Context, env Env, cmd *cobra.Command, configPath string) (*session, error) {
 	var flags config.Flags
 	if cmd.Flags().Changed("config") {
@@ -43,21 +46,15 @@ func openSession(ctx context.Context, env Env, cmd *cobra.Command, configPath st
 	if err := ensureDataDir(cfg); err != nil {
 		return nil, err
 	}
-	store, err := catalog.Open(ctx, cfg.DatabasePath, logging.Component(logger, "db"))
+	a, err := app.Open(ctx, cfg, logger)
 	if err != nil {
 		return nil, err
 	}
-	if err := jobs.Migrate(ctx, store.DB(), logging.Component(logger, "jobs")); err != nil {
-		store.Close(context.Background())
-		return nil, err
-	}
-	return &session{cfg: cfg, logger: logger, store: store}, nil
+	return &session{cfg: cfg, logger: logger, app: a, store: a.Store}, nil
 }
 
-func (s *session) close() { s.store.Close(context.Background()) }
+func (s *session) close() { s.app.Close(context.Background()) }
 
-// engine returns a job engine that is never started: it reads and changes the queue
-// that the daemon works.
-func (s *session) engine() (*jobs.Engine, error) {
-	return jobs.New(s.store.DB(), jobs.Config{Workers: s.cfg.Jobs.Workers, Logger: logging.Component(s.logger, "jobs")}, nil)
-}
+// engine returns the job engine, never started: it reads and changes the queue that
+// the daemon works.
+func (s *session) engine() (*jobs.Engine, error) { return s.app.Jobs, nil }

@@ -5,42 +5,29 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/vpo-project/vpo/internal/catalog"
-	"github.com/vpo-project/vpo/internal/jobs"
-	"github.com/vpo-project/vpo/internal/library"
+	"github.com/vpo-project/vpo/internal/app"
+	"github.com/vpo-project/vpo/internal/config"
 	"github.com/vpo-project/vpo/internal/logging"
 )
 
-// fuzzAPI is the real API over a real catalogue and job queue (the engine is not
-// started, so submitted jobs stay queued), with one library root.
+// fuzzAPI is the real API over a real catalogue and job queue, wired as the daemon
+// wires them (app.Open), with one library root; the engine is not started, so
+// submitted jobs stay queued.
 func fuzzAPI(f *testing.F) (http.Handler, string) {
-	dir := f.TempDir()
-	store, err := catalog.Open(context.Background(), filepath.Join(dir, "library.db"), logging.Discard())
+	dir, root := f.TempDir(), f.TempDir()
+	cfg := config.Default(dir)
+	cfg.Library.Roots, cfg.Library.Extensions, cfg.Jobs.Workers = []string{root}, []string{"mkv"}, 1
+	core, err := app.Open(context.Background(), cfg, logging.Discard())
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Cleanup(func() { store.Close(context.Background()) })
-	if err := jobs.Migrate(context.Background(), store.DB(), logging.Discard()); err != nil {
-		f.Fatal(err)
-	}
-	root := f.TempDir()
-	scanner, err := library.NewScanner(library.Options{Store: store, Roots: []string{root}, Extensions: []string{"mkv"},
-		Workers: 1, Logger: logging.Discard()})
-	if err != nil {
-		f.Fatal(err)
-	}
-	workers := library.NewWorkers(scanner, store, logging.Discard())
-	engine, err := jobs.New(store.DB(), jobs.Config{Workers: 1, Logger: logging.Discard()}, workers.Register)
-	if err != nil {
-		f.Fatal(err)
-	}
-	a := New(Deps{Logger: logging.Discard(), Database: store, Started: time.Now(), Jobs: engine, Store: store,
-		Scanner: scanner, MaxQueued: 1000000})
+	f.Cleanup(func() { core.Close(context.Background()) })
+	a := New(Deps{Logger: logging.Discard(), Database: core.Store, Started: time.Now(), Jobs: core.Jobs,
+		Store: core.Store, Scanner: core.Scanner, MaxQueued: 1000000})
 	a.SetReady()
 	return a.Handler(), root
 }

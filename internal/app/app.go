@@ -1,0 +1,91 @@
+// Package app builds vpo's core from its configuration: the catalogue, the scanner
+// and the job engine, wired the same way for `vpo serve`, the CLI commands and the
+// tests. It starts nothing: the daemon starts the engine, the CLI commands use the
+// engine only to read and change the queue that a daemon works.
+//
+// It is its own package, not part of internal/daemon, so that internal/httpapi's
+// tests can build the real core without an import cycle (the daemon imports httpapi).
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/vpo-project/vpo/internal/catalog"
+	"github.com/vpo-project/vpo/internal/config"
+	"github.com/vpo-project/vpo/internal/jobs"
+	"github.com/vpo-project/vpo/internal/library"
+	"github.com/vpo-project/vpo/internal/logging"
+	"github.com/vpo-project/vpo/internal/probe"
+)
+
+// MaxAttempts is how many times a job runs before it is failed. Retrying a scan
+// that failed on a catalogue error helps when the error was passing (a full disk
+// that was freed); more attempts would only repeat a real failure.
+const MaxAttempts = 3
+
+// App is vpo's core over one database.
+type App struct {
+	// Store is the open catalogue; its pool is shared with the job engine.
+	Store *catalog.Store
+	// Scanner scans directories and probes files into the catalogue.
+	Scanner *library.Scanner
+	// Workers are the scan and probe job workers registered with Jobs.
+	Workers *library.Workers
+	// Jobs is the job engine, not started.
+	Jobs *jobs.Engine
+}
+
+// Open opens (or creates) the catalogue at cfg.DatabasePath, brings its schema and
+// the job queue's up to date, and builds the scanner and the job engine on it.
+// Component loggers (vpo.db, vpo.jobs, vpo.scan) are derived from logger. Close
+// releases what Open opened; on an error nothing stays open.
+//
+// This is the only place vpo opens its catalogue.
+func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*App, error) {
+	store, err := catalog.Open(ctx, cfg.DatabasePath, logging.Component(logger, "db"))
+	if err != nil {
+		return nil, err
+	}
+	a, err := build(ctx, store, cfg, logger)
+	if err != nil {
+		_ = store.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	return a, nil
+}
+
+func build(ctx context.Context, store *catalog.Store, cfg *config.Config, logger *slog.Logger) (*App, error) {
+	jobsLog := logging.Component(logger, "jobs")
+	if err := jobs.Migrate(ctx, store.DB(), jobsLog); err != nil {
+		return nil, fmt.Errorf("database %s: job queue schema: %w", cfg.DatabasePath, err)
+	}
+	scanLog := logging.Component(logger, "scan")
+	scanner, err := library.NewScanner(library.Options{
+		Store:      store,
+		Prober:     probe.Runner{Path: cfg.Tools.FFprobe, Timeout: cfg.Jobs.ProbeTimeout},
+		Extensions: cfg.Library.Extensions,
+		Roots:      cfg.Library.Roots,
+		Workers:    cfg.Jobs.Workers,
+		Logger:     scanLog,
+	})
+	if err != nil {
+		return nil, err // config.Load validates the extensions, so this is not expected
+	}
+	workers := library.NewWorkers(scanner, store, scanLog)
+	engine, err := jobs.New(store.DB(), jobs.Config{
+		Workers:     cfg.Jobs.Workers,
+		JobTimeout:  cfg.Jobs.JobTimeout,
+		MaxAttempts: MaxAttempts,
+		Logger:      jobsLog,
+	}, workers.Register)
+	if err != nil {
+		return nil, err
+	}
+	return &App{Store: store, Scanner: scanner, Workers: workers, Jobs: engine}, nil
+}
+
+// Close checkpoints and closes the catalogue. The engine must be stopped (or never
+// started) first.
+func (a *App) Close(ctx context.Context) error { return a.Store.Close(ctx) }
