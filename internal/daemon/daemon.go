@@ -1,6 +1,8 @@
-// Package daemon runs `vpo serve`: it wires the catalogue, the job engine and the HTTP
-// API together in order, reports readiness, and shuts them down gracefully in the
-// reverse order when asked.
+// Package daemon runs `vpo serve`: an ordered list of components (the database
+// lock, the catalogue and job engine, the API and its health probes, the HTTP
+// server, the job workers, readiness, systemd's status and watchdog) started in
+// order, then stopped in the reverse order within the shutdown budget when a signal
+// asks. This file tells that story top to bottom: startup, ready, drain, exit.
 package daemon
 
 import (
@@ -11,16 +13,15 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 
-	"github.com/vpo-project/vpo/internal/catalog"
+	"github.com/vpo-project/vpo/internal/app"
 	"github.com/vpo-project/vpo/internal/config"
 	"github.com/vpo-project/vpo/internal/httpapi"
 	"github.com/vpo-project/vpo/internal/jobs"
-	"github.com/vpo-project/vpo/internal/library"
 	"github.com/vpo-project/vpo/internal/logging"
-	"github.com/vpo-project/vpo/internal/probe"
 	"github.com/vpo-project/vpo/internal/systemd"
 	"github.com/vpo-project/vpo/internal/version"
 )
@@ -54,187 +55,369 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	return run(ctx, cfg, logger, opts, notifier)
 }
 
+// run is the daemon's whole life: start the components in order, wait for a
+// signal (or a server failure), stop them in reverse order.
 func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Options, notifier *systemd.Notifier) error {
-	log := logging.Component(logger, "server")
+	d := &daemon{cfg: cfg, logger: logger, log: logging.Component(logger, "server"), opts: opts, notifier: notifier}
+	components := d.components()
+	if err := startAll(ctx, d.shutdownContext, components); err != nil {
+		return err
+	}
+	runErr := d.wait(ctx)
+	start := time.Now()
+	sctx, cancel := d.shutdownContext()
+	stopAll(sctx, components)
+	cancel()
+	d.log.Info("shutdown complete", "duration_ms", ms(time.Since(start)))
+	return runErr
+}
 
+// daemon holds what the components share. Each field is set by the start of the
+// component that owns it, before any later component starts.
+type daemon struct {
+	cfg      *config.Config
+	logger   *slog.Logger
+	log      *slog.Logger // vpo.server
+	opts     Options
+	notifier *systemd.Notifier
+
+	lock   *Lock        // lock
+	app    *app.App     // store
+	api    *httpapi.API // api
+	probes struct {     // api: the background health probes
+		begin  chan struct{} // closed by the ready step: the probe rounds start
+		cancel context.CancelFunc
+		done   chan struct{}
+	}
+	srv      *http.Server // http
+	ln       net.Listener // http
+	serveErr chan error   // http: Serve's result, once serving
+	serving  bool         // ready: the server serves
+	systemd  struct {     // systemd: the status loop and the watchdog
+		cancel context.CancelFunc
+		done   sync.WaitGroup
+	}
+}
+
+// components are the daemon's parts in start order; they stop in the reverse
+// order. Each start may use what the ones before it set up. The order is what
+// shutdown needs: systemd learns first that vpo is stopping; the ready step turns
+// /health 503 and refuses new work (the drain); the running jobs get the budget
+// while the HTTP server still answers /health and reads; then the server stops, then
+// the probes behind /health, then the database closes and its lock is released.
+//
+// A future watcher (library changes to scan jobs) or scheduler (periodic jobs)
+// goes between "jobs" and "ready": started once the engine it feeds runs, and
+// stopped right after the drain begins, before the engine drains.
+func (d *daemon) components() []*component {
+	return []*component{
+		{name: "lock", start: d.lockDatabase, stop: d.unlockDatabase},
+		{name: "store", start: d.openStore, stop: d.closeStore},
+		{name: "api", start: d.startAPI, stop: d.stopProbes},
+		{name: "http", start: d.bindHTTP, stop: d.stopHTTP},
+		{name: "jobs", start: d.startJobs, stop: d.stopJobs},
+		{name: "ready", start: d.ready, stop: d.drain},
+		{name: "systemd", start: d.startSystemd, stop: d.stopSystemd},
+	}
+}
+
+// shutdownContext bounds a shutdown (or the unwinding of a failed startup) by
+// server.shutdown_timeout. Components that need more (in-flight requests get at
+// least minHTTPShutdown; the job engine's hard stop and the database checkpoint get
+// their own time) say so.
+func (d *daemon) shutdownContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), d.cfg.Server.ShutdownTimeout)
+}
+
+// --- lock: one daemon per database ---------------------------------------------
+
+// lockDatabase takes the database's lock before anything touches the database: the
+// migrations and the re-queueing of interrupted jobs assume no other daemon works it.
+func (d *daemon) lockDatabase(context.Context) error {
+	l, err := LockDatabase(d.cfg.DatabasePath)
+	if err != nil {
+		return err
+	}
+	d.lock = l
+	return nil
+}
+
+func (d *daemon) unlockDatabase(context.Context) {
+	if err := d.lock.Release(); err != nil {
+		d.log.Warn("shutdown: releasing the database lock failed", "error", err.Error())
+	}
+}
+
+// --- store: the catalogue, the scanner and the job engine -------------------------
+
+func (d *daemon) openStore(ctx context.Context) error {
 	t := time.Now()
-	store, err := catalog.Open(ctx, cfg.DatabasePath, logging.Component(logger, "db"))
+	a, err := app.Open(ctx, d.cfg, d.logger)
 	if err != nil {
 		return err
 	}
-	logging.Component(logger, "db").Info("database ready", "path", cfg.DatabasePath,
-		"schema_version", store.SchemaVersion(), "duration_ms", ms(time.Since(t)))
+	d.app = a
+	logging.Component(d.logger, "db").Info("database ready", "path", d.cfg.DatabasePath,
+		"schema_version", a.Store.SchemaVersion(), "duration_ms", ms(time.Since(t)))
+	return nil
+}
 
-	closeStore := func() { store.Close(context.Background()) }
-
-	jobsLog := logging.Component(logger, "jobs")
-	t = time.Now()
-	if err := jobs.Migrate(ctx, store.DB(), jobsLog); err != nil {
-		closeStore()
-		return fmt.Errorf("database %s: job queue schema: %w", cfg.DatabasePath, err)
+// closeStore checkpoints the WAL into the database file and closes it. It gets its
+// own storeCloseTimeout, even after a drain that used the whole budget.
+func (d *daemon) closeStore(ctx context.Context) {
+	t := time.Now()
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeCloseTimeout)
+	defer cancel()
+	if err := d.app.Close(cctx); err != nil {
+		d.log.Error("shutdown: closing the database failed", "error", err.Error())
+	} else {
+		d.log.Info("shutdown: database checkpointed and closed", "duration_ms", ms(time.Since(t)))
 	}
-	scanner, err := library.NewScanner(library.Options{
-		Store:      store,
-		Prober:     probe.Runner{Path: cfg.Tools.FFprobe, Timeout: cfg.Jobs.ProbeTimeout},
-		Extensions: cfg.Library.Extensions,
-		Roots:      cfg.Library.Roots,
-		Workers:    cfg.Jobs.Workers,
-		Logger:     logging.Component(logger, "scan"),
+}
+
+// storeCloseTimeout bounds the final checkpoint and close.
+const storeCloseTimeout = 5 * time.Second
+
+// --- api: the handlers and the health probes behind /health ---------------------
+
+// startAPI builds the API and arms its background health probes. The probe rounds
+// start with the ready step, once the job engine runs (a round before would report
+// the engine as not started); they stop after the HTTP server, so that /health stays
+// current during the drain.
+func (d *daemon) startAPI(context.Context) error {
+	d.api = httpapi.New(httpapi.Deps{
+		Logger:        logging.Component(d.logger, "http"),
+		Version:       version.String(),
+		Database:      d.app.Store,
+		SchemaVersion: d.app.Store.SchemaVersion(),
+		Started:       d.opts.Started,
+		Jobs:          d.app.Jobs,
+		Store:         d.app.Store,
+		Scanner:       d.app.Scanner,
+		MaxQueued:     d.cfg.Jobs.MaxQueued,
+		AuthToken:     d.cfg.Server.AuthToken,
 	})
-	if err != nil {
-		closeStore()
-		return err
-	}
-	if err := scanner.Prober().Check(); err != nil {
-		logging.Component(logger, "scan").Warn("ffprobe is not available; files will be recorded with the error until it is",
-			"error", err.Error())
-	}
-	workers := library.NewWorkers(scanner, store, logging.Component(logger, "scan"))
-	engine, err := jobs.New(store.DB(), jobs.Config{
-		Workers:     cfg.Jobs.Workers,
-		JobTimeout:  cfg.Jobs.JobTimeout,
-		MaxAttempts: maxAttempts,
-		Logger:      jobsLog,
-	}, workers.Register)
-	if err != nil {
-		closeStore()
-		return err
-	}
-	n, err := engine.RequeueInterrupted(ctx)
-	if err != nil {
-		closeStore()
-		return fmt.Errorf("re-queue interrupted jobs: %w", err)
-	}
-	jobsLog.Info("job queue ready", "requeued", n, "workers", cfg.Jobs.Workers, "duration_ms", ms(time.Since(t)))
+	ctx, cancel := context.WithCancel(context.Background())
+	begin, done := make(chan struct{}), make(chan struct{})
+	d.probes.begin, d.probes.cancel, d.probes.done = begin, cancel, done
+	go func() {
+		defer close(done)
+		select {
+		case <-begin:
+			d.api.RunProbes(ctx)
+		case <-ctx.Done():
+		}
+	}()
+	return nil
+}
 
+func (d *daemon) stopProbes(context.Context) {
+	d.probes.cancel()
+	<-d.probes.done
+}
+
+// --- http: the listener and the server --------------------------------------------
+
+// bindHTTP binds the listener (or takes the one systemd passed) synchronously, so
+// that a bad address fails the startup before the job engine starts. It does not
+// serve yet: connections wait in the backlog until the ready step.
+func (d *daemon) bindHTTP(context.Context) error {
 	ln, err := systemd.Listener()
 	if err != nil {
-		closeStore()
 		return err
 	}
 	if ln != nil {
-		log.Info("using the listening socket passed by systemd; server.bind and server.port are not used",
+		d.log.Info("using the listening socket passed by systemd; server.bind and server.port are not used",
 			"address", ln.Addr().String())
 		host, _, _ := net.SplitHostPort(ln.Addr().String())
-		if cfg.Server.AuthToken == "" && !cfg.Server.AllowUnauthenticated && !config.IsLoopback(host) {
+		if d.cfg.Server.AuthToken == "" && !d.cfg.Server.AllowUnauthenticated && !config.IsLoopback(host) {
 			ln.Close()
-			closeStore()
 			return &config.Error{Origin: "socket activation", Key: "server.auth_token",
 				Msg: fmt.Sprintf("the socket passed by systemd listens on %s, beyond loopback, and no token is configured: set server.auth_token_file or server.allow_unauthenticated = true", ln.Addr())}
 		}
-	} else if ln, err = listen(cfg.Addr()); err != nil {
-		closeStore()
+	} else if ln, err = listen(d.cfg.Addr()); err != nil {
 		return err
 	}
-
-	api := httpapi.New(httpapi.Deps{
-		Logger:        logging.Component(logger, "http"),
-		Version:       version.String(),
-		Database:      store,
-		SchemaVersion: store.SchemaVersion(),
-		Started:       opts.Started,
-		Jobs:          engine,
-		Store:         store,
-		Scanner:       scanner,
-		MaxQueued:     cfg.Jobs.MaxQueued,
-		AuthToken:     cfg.Server.AuthToken,
-	})
-	srv := &http.Server{
-		Handler:           api.Handler(),
+	d.ln = ln
+	d.srv = &http.Server{
+		Handler:           d.api.Handler(),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(logging.Component(logger, "http").Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(logging.Component(d.logger, "http").Handler(), slog.LevelWarn),
 	}
-	if err := engine.Start(ctx); err != nil {
-		ln.Close()
-		closeStore()
-		return fmt.Errorf("start job workers: %w", err)
+	d.serveErr = make(chan error, 1)
+	return nil
+}
+
+// stopHTTP lets in-flight requests finish within what is left of the budget, but
+// at least minHTTPShutdown, then closes their connections. A server that never
+// served only closes its listener.
+func (d *daemon) stopHTTP(ctx context.Context) {
+	if !d.serving {
+		d.ln.Close()
+		return
 	}
-	// /health reports background probes; the first round runs before ready.
-	api.ProbeNow(ctx)
-	probeCtx, stopProbes := context.WithCancel(context.Background())
-	probesDone := make(chan struct{})
-	go func() {
-		defer close(probesDone)
-		api.RunProbes(probeCtx)
-	}()
-	// Ready before serving: connections that arrived during startup (the listener is
-	// bound, or systemd passed it already listening) wait in the backlog and are
-	// answered as a ready daemon, so a socket-activated first request gets its
-	// answer, not "starting".
-	api.SetReady()
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("vpo is ready", "address", ln.Addr().String(), "version", version.String(),
-		"startup_ms", ms(time.Since(opts.Started)))
-	notifier.Ready(statusLine(ctx, ln.Addr().String(), engine))
-
-	// Keep systemd's status line current, and ping its watchdog only while the
-	// database answers and the job workers take work.
-	bg, stopBackground := context.WithCancel(context.Background())
-	defer stopBackground()
-	statusCtx, stopStatus := context.WithCancel(bg)
-	statusDone := make(chan struct{})
-	go func() {
-		defer close(statusDone)
-		t := time.NewTicker(statusInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-statusCtx.Done():
-				return
-			case <-t.C:
-				notifier.Status(statusLine(statusCtx, ln.Addr().String(), engine))
-			}
-		}
-	}()
-	go notifier.Watchdog(bg, func(ctx context.Context) error {
-		if err := store.Check(ctx); err != nil {
-			return err
-		}
-		if ok, why := engine.Alive(ctx); !ok && !api.Draining() {
-			return errors.New("job workers: " + why)
-		}
-		return nil
-	})
-
-	// Wait for a signal or a server failure.
-	var runErr error
-	select {
-	case sig := <-opts.Signals:
-		log.Info("shutdown requested", "signal", sig.String())
-	case err := <-serveErr:
-		runErr = fmt.Errorf("http server on %s stopped: %w", ln.Addr(), err)
-		log.Error("http server failed; shutting down", "error", err.Error())
-	case <-ctx.Done():
-		log.Info("shutdown requested", "reason", context.Cause(ctx).Error())
+	t := time.Now()
+	deadline, ok := ctx.Deadline()
+	if !ok || time.Until(deadline) < minHTTPShutdown {
+		deadline = time.Now().Add(minHTTPShutdown) // requests still get a moment after a long drain
 	}
-	go func() {
-		for sig := range opts.Signals {
-			log.Info("shutdown already in progress; signal ignored", "signal", sig.String())
-		}
-	}()
-
-	// The status loop ends first, so that it cannot overwrite "shutting down".
-	stopStatus()
-	<-statusDone
-	notifier.Stopping("shutting down")
-	// The drain may take up to shutdown_timeout plus the hard stop of cancelled jobs;
-	// ask systemd for that much time in case TimeoutStopSec is shorter.
-	notifier.ExtendTimeout(cfg.Server.ShutdownTimeout + jobs.DefaultHardStopTimeout + 10*time.Second)
-	shutdown(log, cfg, api, srv, store, engine, workers, func() {
-		stopProbes()
-		<-probesDone
-	})
-	return runErr
+	sctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
+	err := d.srv.Shutdown(sctx)
+	cancel()
+	if err != nil {
+		d.log.Warn("shutdown: in-flight requests did not finish in time; closing their connections",
+			"duration_ms", ms(time.Since(t)))
+		_ = d.srv.Close()
+	} else {
+		d.log.Info("shutdown: http server stopped", "duration_ms", ms(time.Since(t)))
+	}
 }
 
 // minHTTPShutdown is the least time in-flight requests get to finish, even when the
 // job drain used the whole shutdown_timeout.
 const minHTTPShutdown = 500 * time.Millisecond
+
+// --- jobs: the job engine -----------------------------------------------------------
+
+// startJobs re-queues the jobs a killed daemon left running (the lock says none is
+// running elsewhere), then starts the workers.
+func (d *daemon) startJobs(ctx context.Context) error {
+	if err := d.app.Scanner.Prober().Check(); err != nil {
+		logging.Component(d.logger, "scan").Warn("ffprobe is not available; files will be recorded with the error until it is",
+			"error", err.Error())
+	}
+	t := time.Now()
+	n, err := d.app.Jobs.RequeueInterrupted(ctx)
+	if err != nil {
+		return fmt.Errorf("re-queue interrupted jobs: %w", err)
+	}
+	logging.Component(d.logger, "jobs").Info("job queue ready", "requeued", n, "workers", d.cfg.Jobs.Workers,
+		"duration_ms", ms(time.Since(t)))
+	if err := d.app.Jobs.Start(ctx); err != nil {
+		return fmt.Errorf("start job workers: %w", err)
+	}
+	return nil
+}
+
+// stopJobs stops the workers: running jobs get server.shutdown_timeout to finish,
+// then are cancelled and put back in the queue (the engine's hard stop gives them
+// jobs.DefaultHardStopTimeout more to return). The HTTP server still answers
+// meanwhile.
+func (d *daemon) stopJobs(ctx context.Context) {
+	budget := d.cfg.Server.ShutdownTimeout
+	t := time.Now()
+	_, running, _ := d.app.Jobs.Counts(context.WithoutCancel(ctx))
+	if running > 0 {
+		d.log.Info("shutdown: waiting for running jobs", "running", running, "timeout_s", budget.Seconds())
+	}
+	if err := d.app.Jobs.Stop(context.WithoutCancel(ctx), budget); err != nil {
+		d.log.Warn("shutdown: job workers did not stop cleanly", "error", err.Error(), "duration_ms", ms(time.Since(t)))
+	} else {
+		d.log.Info("shutdown: job workers stopped", "duration_ms", ms(time.Since(t)))
+	}
+}
+
+// --- ready: serving, and the drain ------------------------------------------------
+
+// ready opens the doors: the first probe round runs, the background rounds start,
+// /health may report healthy, and the server serves. Connections that arrived
+// during startup (the listener is bound, or systemd passed it already listening)
+// waited in the backlog and are answered as a ready daemon, so a socket-activated
+// first request gets its answer, not "starting".
+func (d *daemon) ready(ctx context.Context) error {
+	d.api.ProbeNow(ctx)
+	close(d.probes.begin)
+	d.api.SetReady()
+	d.serving = true
+	go func() { d.serveErr <- d.srv.Serve(d.ln) }()
+	d.log.Info("vpo is ready", "address", d.ln.Addr().String(), "version", version.String(),
+		"startup_ms", ms(time.Since(d.opts.Started)))
+	return nil
+}
+
+// drain begins the shutdown proper: /health turns 503, mutating requests are
+// refused, and job workers that are cancelled from now on know it is a shutdown.
+func (d *daemon) drain(context.Context) {
+	d.api.StartDrain()
+	d.app.Workers.ShutdownBegun()
+	d.log.Info("shutdown: health reports unhealthy; new work refused",
+		"shutdown_timeout_s", d.cfg.Server.ShutdownTimeout.Seconds())
+}
+
+// wait waits for a signal, a server failure or the end of ctx, and returns the
+// server's error, if that is what ended it. Later signals are logged and ignored.
+func (d *daemon) wait(ctx context.Context) error {
+	var runErr error
+	select {
+	case sig := <-d.opts.Signals:
+		d.log.Info("shutdown requested", "signal", sig.String())
+	case err := <-d.serveErr:
+		runErr = fmt.Errorf("http server on %s stopped: %w", d.ln.Addr(), err)
+		d.log.Error("http server failed; shutting down", "error", err.Error())
+	case <-ctx.Done():
+		d.log.Info("shutdown requested", "reason", context.Cause(ctx).Error())
+	}
+	go func() {
+		for sig := range d.opts.Signals {
+			d.log.Info("shutdown already in progress; signal ignored", "signal", sig.String())
+		}
+	}()
+	return runErr
+}
+
+// --- systemd: readiness, status and watchdog --------------------------------------
+
+// startSystemd reports READY=1, keeps systemd's status line current, and pings its
+// watchdog only while the database answers and the job workers take work.
+func (d *daemon) startSystemd(ctx context.Context) error {
+	addr := d.ln.Addr().String()
+	d.notifier.Ready(statusLine(ctx, addr, d.app.Jobs))
+	bg, cancel := context.WithCancel(context.Background())
+	d.systemd.cancel = cancel
+	d.systemd.done.Add(2)
+	go func() {
+		defer d.systemd.done.Done()
+		t := time.NewTicker(statusInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-bg.Done():
+				return
+			case <-t.C:
+				d.notifier.Status(statusLine(bg, addr, d.app.Jobs))
+			}
+		}
+	}()
+	go func() {
+		defer d.systemd.done.Done()
+		d.notifier.Watchdog(bg, func(ctx context.Context) error {
+			if err := d.app.Store.Check(ctx); err != nil {
+				return err
+			}
+			if ok, why := d.app.Jobs.Alive(ctx); !ok && !d.api.Draining() {
+				return errors.New("job workers: " + why)
+			}
+			return nil
+		})
+	}()
+	return nil
+}
+
+// stopSystemd ends the status loop first, so that it cannot overwrite "shutting
+// down", and the watchdog with it: systemd stops watching once it is told STOPPING
+// (the unit leaves the running state). The drain may take up to shutdown_timeout
+// plus the hard stop of cancelled jobs; systemd is asked for that much time in case
+// TimeoutStopSec is shorter.
+func (d *daemon) stopSystemd(context.Context) {
+	d.systemd.cancel()
+	d.systemd.done.Wait()
+	d.notifier.Stopping("shutting down")
+	d.notifier.ExtendTimeout(d.cfg.Server.ShutdownTimeout + jobs.DefaultHardStopTimeout + 10*time.Second)
+}
 
 // statusInterval is how often systemd's STATUS= line is refreshed.
 const statusInterval = 5 * time.Second
@@ -248,64 +431,6 @@ func statusLine(ctx context.Context, addr string, engine *jobs.Engine) string {
 		return fmt.Sprintf("serving on %s; job counts unavailable", addr)
 	}
 	return fmt.Sprintf("serving on %s; %d jobs running, %d queued", addr, r, q)
-}
-
-// maxAttempts is how many times a job runs before it is failed. Retrying a scan
-// that failed on a catalogue error helps when the error was passing (a full disk
-// that was freed); more attempts would only repeat a real failure.
-const maxAttempts = 3
-
-// shutdown stops the daemon in order: health turns 503 and mutating requests are
-// refused; in-flight requests finish within the budget; then the database is
-// checkpointed and closed.
-func shutdown(log *slog.Logger, cfg *config.Config, api *httpapi.API, srv *http.Server, store *catalog.Store,
-	engine *jobs.Engine, workers *library.Workers, stopProbes func()) {
-	start := time.Now()
-	budget := cfg.Server.ShutdownTimeout
-	deadline := start.Add(budget)
-
-	api.StartDrain()
-	workers.ShutdownBegun()
-	log.Info("shutdown: health reports unhealthy; new work refused", "shutdown_timeout_s", budget.Seconds())
-
-	// Jobs first, while the HTTP server still answers /health (503) and reads: the
-	// running jobs get the budget, then are cancelled and put back in the queue.
-	t := time.Now()
-	_, running, _ := engine.Counts(context.Background())
-	if running > 0 {
-		log.Info("shutdown: waiting for running jobs", "running", running, "timeout_s", budget.Seconds())
-	}
-	if err := engine.Stop(context.Background(), budget); err != nil {
-		log.Warn("shutdown: job workers did not stop cleanly", "error", err.Error(), "duration_ms", ms(time.Since(t)))
-	} else {
-		log.Info("shutdown: job workers stopped", "duration_ms", ms(time.Since(t)))
-	}
-
-	t = time.Now()
-	if time.Until(deadline) < minHTTPShutdown {
-		deadline = time.Now().Add(minHTTPShutdown) // requests still get a moment after a long drain
-	}
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
-	err := srv.Shutdown(ctx)
-	cancel()
-	if err != nil {
-		log.Warn("shutdown: in-flight requests did not finish in time; closing their connections",
-			"duration_ms", ms(time.Since(t)))
-		_ = srv.Close()
-	} else {
-		log.Info("shutdown: http server stopped", "duration_ms", ms(time.Since(t)))
-	}
-
-	stopProbes()
-	t = time.Now()
-	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
-	if err := store.Close(ctx); err != nil {
-		log.Error("shutdown: closing the database failed", "error", err.Error())
-	} else {
-		log.Info("shutdown: database checkpointed and closed", "duration_ms", ms(time.Since(t)))
-	}
-	cancel()
-	log.Info("shutdown complete", "duration_ms", ms(time.Since(start)))
 }
 
 // listen binds addr, describing the usual failures in an operator's words.
