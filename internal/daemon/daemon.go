@@ -381,16 +381,9 @@ func (d *daemon) startSystemd(ctx context.Context) error {
 	d.systemd.done.Add(2)
 	go func() {
 		defer d.systemd.done.Done()
-		t := time.NewTicker(statusInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-bg.Done():
-				return
-			case <-t.C:
-				d.notifier.Status(statusLine(bg, addr, d.app.Jobs))
-			}
-		}
+		d.notifier.KeepStatus(bg, statusInterval, func(ctx context.Context) string {
+			return statusLine(ctx, addr, d.app.Jobs)
+		})
 	}()
 	go func() {
 		defer d.systemd.done.Done()

@@ -60,6 +60,24 @@ func (n *Notifier) ExtendTimeout(d time.Duration) {
 	n.send(fmt.Sprintf("EXTEND_TIMEOUT_USEC=%d", d.Microseconds()))
 }
 
+// KeepStatus sends the status line that status returns every interval, for as long
+// as ctx lives. Without NOTIFY_SOCKET it returns at once.
+func (n *Notifier) KeepStatus(ctx context.Context, interval time.Duration, status func(context.Context) string) {
+	if !n.enabled {
+		return
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n.Status(status(ctx))
+		}
+	}
+}
+
 // Watchdog pings systemd's watchdog at a third of WatchdogSec for as long as ctx
 // lives, but only while check succeeds: a daemon whose database or job workers are
 // stuck stops pinging, and systemd restarts it. Without WATCHDOG_USEC (for this
