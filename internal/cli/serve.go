@@ -31,6 +31,8 @@ func newServeCmd(env Env) *cobra.Command {
 		Short: "Run the vpo daemon in the foreground",
 		Long: `Run the vpo daemon in the foreground: the HTTP API and /health, and the job
 workers. It logs to stderr only and stops gracefully on SIGTERM or SIGINT.
+Only one vpo serve runs per database: it holds a lock on DATABASE.lock, and a
+second one on the same database exits 1 naming the first one's PID.
 
 Settings come from, strongest first: these flags, the config file, the
 environment (VPO_*), built-in defaults. Exit codes: 0 after a graceful
