@@ -20,10 +20,10 @@ import (
 	"github.com/vpo-project/vpo/internal/probe"
 )
 
-// MaxAttempts is how many times a job runs before it is failed. Retrying a scan
+// maxAttempts is how many times a job runs before it is failed. Retrying a scan
 // that failed on a catalogue error helps when the error was passing (a full disk
 // that was freed); more attempts would only repeat a real failure.
-const MaxAttempts = 3
+const maxAttempts = 3
 
 // App is vpo's core over one database.
 type App struct {
@@ -77,7 +77,7 @@ func build(ctx context.Context, store *catalog.Store, cfg *config.Config, logger
 	engine, err := jobs.New(store.DB(), jobs.Config{
 		Workers:     cfg.Jobs.Workers,
 		JobTimeout:  cfg.Jobs.JobTimeout,
-		MaxAttempts: MaxAttempts,
+		MaxAttempts: maxAttempts,
 		Logger:      jobsLog,
 	}, workers.Register)
 	if err != nil {
