@@ -243,11 +243,11 @@ func cmdReadOnlyDir(ts *testscript.TestScript, neg bool, args []string) {
 	dir := ts.MkAbs(args[0])
 	if os.Geteuid() != 0 {
 		ts.Check(os.Chmod(dir, 0o555))
-		ts.Defer(func() { os.Chmod(dir, 0o755) })
+		ts.Defer(func() { ts.Check(os.Chmod(dir, 0o755)) })
 		return
 	}
 	ts.Check(syscall.Mount(dir, dir, "", syscall.MS_BIND, ""))
-	ts.Defer(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
+	ts.Defer(func() { ts.Check(syscall.Unmount(dir, syscall.MNT_DETACH)) })
 	ts.Check(syscall.Mount("", dir, "", syscall.MS_REMOUNT|syscall.MS_BIND|syscall.MS_RDONLY, ""))
 }
 
