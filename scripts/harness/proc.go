@@ -57,7 +57,7 @@ func (h *harness) start(cmd *exec.Cmd) (*proc, error) {
 	if err != nil {
 		return p, fmt.Errorf("record pid: %w", err)
 	}
-	_, err = fmt.Fprintf(f, "%d %s\n", cmd.Process.Pid, cmd.Args[0])
+	_, err = fmt.Fprintf(f, "%d %s\n", cmd.Process.Pid, argv0(cmd.Args))
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -65,6 +65,15 @@ func (h *harness) start(cmd *exec.Cmd) (*proc, error) {
 		return p, fmt.Errorf("record pid: %w", err)
 	}
 	return p, nil
+}
+
+// argv0 is the argv[0] that /proc/PID/cmdline shows once the process runs:
+// "taskset -c 1 wrk ..." execs wrk.
+func argv0(args []string) string {
+	if args[0] == "taskset" && len(args) > 3 {
+		return args[3]
+	}
+	return args[0]
 }
 
 // forget drops p from the processes stopAll stops.
