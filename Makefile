@@ -7,7 +7,11 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/vpo-project/vpo/internal/version.version=$(VERSION)
 BIN := bin/vpo
 
-.PHONY: help build run test test-deps test/go test/systemd test/load lint bench soak clean
+# golangci-lint, pinned here only; `make tools` installs this version (test-deps runs it).
+GOLANGCI_LINT_VERSION := v2.15.0
+GOLANGCI_LINT := $(shell PATH="$(PATH)" go env GOPATH)/bin/golangci-lint-$(GOLANGCI_LINT_VERSION)
+
+.PHONY: help build run tools test test-deps test/go test/systemd test/load lint bench soak clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z/_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -18,8 +22,18 @@ build: ## build the static binary into bin/vpo
 run: build ## build and run `vpo serve` on the default embedded SQLite (~/.vpo/library.db)
 	./$(BIN) serve
 
-test-deps: ## install what the tests need (ffmpeg, wrk, ...; apt-get as root)
+test-deps: ## install what the tests need (ffmpeg, wrk, ...; apt-get as root) and the Go tools
 	scripts/install-test-deps.sh
+	$(MAKE) tools
+
+tools: $(GOLANGCI_LINT) ## install the Go tools the targets use (golangci-lint, at GOLANGCI_LINT_VERSION)
+
+# Built from source through the module proxy, under a versioned name, so that a
+# change of GOLANGCI_LINT_VERSION installs the new one.
+$(GOLANGCI_LINT):
+	@mkdir -p $(dir $@)
+	tmp=$$(mktemp -d) && GOBIN=$$tmp go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION) \
+		&& mv $$tmp/golangci-lint $@ && rmdir $$tmp
 
 test: test-deps ## install test dependencies, then run every test (see below)
 	$(MAKE) test/go
@@ -43,9 +57,10 @@ soak: build ## 60 s of wrk during two scans, then a 10-minute soak (figures in d
 	scripts/load.sh $(BIN) 60
 	scripts/soak.sh $(BIN) 600
 
-lint: ## gofmt and vet
+lint: tools ## gofmt, vet and golangci-lint (.golangci.yml)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	go vet ./...
+	$(GOLANGCI_LINT) run ./...
 
 bench: build ## measure startup, RSS, throughput, shutdown, scanning and probing (see docs/benchmarks.md)
 	scripts/bench-serve.sh $(BIN)

@@ -13,10 +13,10 @@
 #
 # Exit status 1 (VERDICT: FAIL) on any socket error (including wrk's 2 s timeout),
 # any non-2xx response, the daemon dying or not exiting 0 on SIGTERM, or a scan
-# that was not running for the whole window. It builds nothing, uses a temporary
-# HOME and work dir (deleted on exit), a random free port, and stops every process
-# it starts. It takes SECONDS plus about 10-20 s. See docs/reliability.md,
-# "Load and soak".
+# that was not running for the whole window. It builds only its Go harness
+# (scripts/harness, into the work dir), uses a temporary HOME and work dir (deleted
+# on exit), a random free port, and stops every process it starts. It takes SECONDS
+# plus about 10-20 s. See docs/reliability.md, "Load and soak".
 set -euo pipefail
 
 BIN=${1:-bin/vpo}
@@ -25,22 +25,12 @@ case "$BIN" in /*) ;; *) BIN="$PWD/$BIN" ;; esac
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 [[ -x "$BIN" ]] || { echo "load: $BIN is not an executable file (run \`make build\` first)" >&2; exit 1; }
 [[ "$SECONDS_ARG" =~ ^[0-9]+$ && "$SECONDS_ARG" -ge 1 ]] || { echo "load: SECONDS must be a positive integer" >&2; exit 2; }
-command -v python3 >/dev/null || { echo "load: python3 is not installed" >&2; exit 1; }
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/vpo-load.XXXXXX")
 PIDFILE="$WORK/pids" # "PID ARGV0" of every process the harness starts
 : >"$PIDFILE"
-harness=""
-source "$HERE/loadsoak/cleanup.bash"
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+source "$HERE/harness/cleanup.bash" # the EXIT trap, and run_harness
 
-# A private copy of the binary, so that a `make build` during the run cannot swap it.
-cp "$BIN" "$WORK/vpo"
-python3 -B "$HERE/loadsoak/load.py" "$WORK/vpo" "$BIN" "$WORK" "$PIDFILE" "$SECONDS_ARG" &
-harness=$!
 rc=0
-wait "$harness" || rc=$?
-harness=""
+run_harness "$BIN" load -seconds "$SECONDS_ARG" || rc=$?
 exit "$rc"

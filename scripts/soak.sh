@@ -24,9 +24,10 @@
 #
 # Exit status 1 (VERDICT: FAIL) on growth, any failed request (non-2xx or transport
 # error, steady client or wrk), a scan that did not complete, the daemon dying, or a
-# non-zero exit on SIGTERM. It builds nothing, uses a temporary HOME and work dir
-# (deleted on exit), a random free port, and stops every process it starts. It takes
-# SECONDS plus about 5-10 s. See docs/reliability.md, "Load and soak".
+# non-zero exit on SIGTERM. It builds only its Go harness (scripts/harness, into the
+# work dir), uses a temporary HOME and work dir (deleted on exit), a random free
+# port, and stops every process it starts. It takes SECONDS plus about 5-10 s. See
+# docs/reliability.md, "Load and soak".
 set -euo pipefail
 
 BIN=${1:-bin/vpo}
@@ -36,22 +37,12 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CSV=${SOAK_CSV:-${TMPDIR:-/tmp}/vpo-soak-$(date +%Y%m%d-%H%M%S).csv}
 [[ -x "$BIN" ]] || { echo "soak: $BIN is not an executable file (run \`make build\` first)" >&2; exit 1; }
 [[ "$SECONDS_ARG" =~ ^[0-9]+$ && "$SECONDS_ARG" -ge 20 ]] || { echo "soak: SECONDS must be an integer >= 20" >&2; exit 2; }
-command -v python3 >/dev/null || { echo "soak: python3 is not installed" >&2; exit 1; }
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/vpo-soak.XXXXXX")
 PIDFILE="$WORK/pids" # "PID ARGV0" of every process the harness starts
 : >"$PIDFILE"
-harness=""
-source "$HERE/loadsoak/cleanup.bash"
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+source "$HERE/harness/cleanup.bash" # the EXIT trap, and run_harness
 
-# A private copy of the binary, so that a `make build` during the run cannot swap it.
-cp "$BIN" "$WORK/vpo"
-python3 -B "$HERE/loadsoak/soak.py" "$WORK/vpo" "$BIN" "$WORK" "$PIDFILE" "$SECONDS_ARG" "$CSV" &
-harness=$!
 rc=0
-wait "$harness" || rc=$?
-harness=""
+run_harness "$BIN" soak -seconds "$SECONDS_ARG" -csv "$CSV" || rc=$?
 exit "$rc"

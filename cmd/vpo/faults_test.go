@@ -207,15 +207,20 @@ func checkCatalogue(path string, tracks int) (dbReport, error) {
 	if err != nil {
 		return r, fmt.Errorf("integrity_check: %w", err)
 	}
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			rows.Close()
-			return r, err
+	err = func() error {
+		defer rows.Close()
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				return err
+			}
+			ic = append(ic, s)
 		}
-		ic = append(ic, s)
+		return rows.Err()
+	}()
+	if err != nil {
+		return r, fmt.Errorf("integrity_check: %w", err)
 	}
-	rows.Close()
 	if len(ic) != 1 || ic[0] != "ok" {
 		return r, fmt.Errorf("PRAGMA integrity_check: %q", ic)
 	}

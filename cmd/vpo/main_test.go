@@ -243,11 +243,19 @@ func cmdReadOnlyDir(ts *testscript.TestScript, neg bool, args []string) {
 	dir := ts.MkAbs(args[0])
 	if os.Geteuid() != 0 {
 		ts.Check(os.Chmod(dir, 0o555))
-		ts.Defer(func() { os.Chmod(dir, 0o755) })
+		ts.Defer(func() {
+			if err := os.Chmod(dir, 0o755); err != nil {
+				ts.Logf("restore the mode of %s: %v", dir, err)
+			}
+		})
 		return
 	}
 	ts.Check(syscall.Mount(dir, dir, "", syscall.MS_BIND, ""))
-	ts.Defer(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
+	ts.Defer(func() {
+		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
+			ts.Logf("unmount %s: %v", dir, err)
+		}
+	})
 	ts.Check(syscall.Mount("", dir, "", syscall.MS_REMOUNT|syscall.MS_BIND|syscall.MS_RDONLY, ""))
 }
 

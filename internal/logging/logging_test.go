@@ -43,7 +43,9 @@ func TestFormats(t *testing.T) {
 				}
 			}
 			var rec map[string]any
-			json.Unmarshal([]byte(strings.Split(out, "\n")[0]), &rec)
+			if err := json.Unmarshal([]byte(strings.Split(out, "\n")[0]), &rec); err != nil {
+				t.Fatalf("first line is not JSON: %v\n%s", err, out)
+			}
 			if rec["file_path"] != `/lib/bad\xffname\n.mkv` || rec["level"] != "WARNING" || rec["logger"] != "vpo.scan" {
 				t.Errorf("record %v", rec)
 			}

@@ -306,7 +306,9 @@ func TestBuffers(t *testing.T) {
 	if string(tb.Bytes()) != "defgh" {
 		t.Errorf("tailBuffer = %q", tb.Bytes())
 	}
-	tb.Write([]byte("0123456789"))
+	if _, err := tb.Write([]byte("0123456789")); err != nil {
+		t.Fatal(err)
+	}
 	if string(tb.Bytes()) != "56789" {
 		t.Errorf("tailBuffer = %q", tb.Bytes())
 	}

@@ -355,7 +355,7 @@ echo '{"format":{"format_name":"fake"}}'
 			if err == nil || err.Error() != tt.msg {
 				t.Errorf("error = %v, want %q", err, tt.msg)
 			}
-			if tt.wantErr == probe.ErrFailed {
+			if errors.Is(tt.wantErr, probe.ErrFailed) {
 				var exitErr *exec.ExitError
 				if !errors.As(err, &exitErr) {
 					t.Errorf("error %v does not wrap *exec.ExitError", err)

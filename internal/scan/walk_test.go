@@ -756,7 +756,7 @@ func TestWalkVisitErrorStops(t *testing.T) {
 		}
 		return nil
 	})
-	if res.err != sentinel {
+	if res.err != sentinel { //nolint:errorlint // the visit error must come back as it is, not wrapped
 		t.Errorf("Walk error = %v, want the visit error unchanged", res.err)
 	}
 	if visits != 2 {

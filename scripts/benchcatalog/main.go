@@ -140,7 +140,7 @@ func wait(args []string) error {
 	for {
 		resp, err := client.Get(*url)
 		if err == nil {
-			io.Copy(io.Discard, resp.Body)
+			_, _ = io.Copy(io.Discard, resp.Body) // drain, to reuse the connection
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return nil

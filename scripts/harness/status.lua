@@ -1,4 +1,4 @@
--- wrk script of scripts/load.sh and scripts/soak.sh: counts the responses by HTTP
+-- wrk script of scripts/harness (load, soak): counts the responses by HTTP
 -- status in every wrk thread and prints them after the run as one line,
 --   statuses: 200=123456 503=2
 -- (wrk's own "Non-2xx or 3xx responses" line counts only statuses above 399.)
