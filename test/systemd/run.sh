@@ -477,6 +477,23 @@ graceful_old() {
 }
 check "5  the old instance (pid $pid0) shut down gracefully on SIGTERM ('shutdown complete', 'Deactivated successfully')" graceful_old
 
+# The drop-in docs/systemd.md gives for a binary outside /usr/bin.
+install -m 0755 "$BIN" "$R/usr/local/bin/vpo"
+mkdir -p "$DROPIN_DIR"
+printf '# run.sh: as in docs/systemd.md (install by hand)\n[Service]\nExecStart=\nExecStart=/usr/local/bin/vpo serve --config /etc/vpo/config.toml\n' \
+	>"$DROPIN_DIR/50-test-execstart.conf"
+cx systemctl daemon-reload || true
+cx systemctl restart vpo.service || true
+exe=$(cx readlink "/proc/$(prop MainPID)/exe" 2>/dev/null || true)
+check "5  drop-in ExecStart=/usr/local/bin/vpo: restarted from it ($exe), /health $(health_code)" \
+	test "$exe/$(health_code)" = /usr/local/bin/vpo/200
+rm -f "$DROPIN_DIR/50-test-execstart.conf" "$R/usr/local/bin/vpo"
+cx systemctl daemon-reload || true
+cx systemctl restart vpo.service || true
+exe=$(cx readlink "/proc/$(prop MainPID)/exe" 2>/dev/null || true)
+check "5  without it the shipped ExecStart runs /usr/bin/vpo ($exe), /health $(health_code)" \
+	test "$exe/$(health_code)" = /usr/bin/vpo/200
+
 # ---- 9 figures --------------------------------------------------------------------------------
 section "9  figures (shipped unit and config, idle daemon)"
 cx systemctl stop vpo.service || true
