@@ -6,8 +6,9 @@
 //
 // The date in the pages' header comes from SOURCE_DATE_EPOCH when it is set (the
 // reproducible-builds convention; `make man` sets it to the last commit's time), else
-// from the clock. Flag defaults are the built-in ones: the pages are generated with
-// an empty environment, so no VPO_* variable of the machine that builds them leaks in.
+// from the clock. The command tree is built with an empty environment (Env.Getenv
+// finds nothing), so should a command ever take a default from one, the VPO_*
+// variables of the machine that builds the pages still do not leak into them.
 package main
 
 import (
