@@ -9,7 +9,7 @@ BIN := bin/vpo
 # Reproducible man pages and package: file dates are the last commit's time.
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
 DEB_VERSION ?= $(shell packaging/deb-version.sh '$(VERSION)' '$(SOURCE_DATE_EPOCH)')
-DEB_ARCH ?= $(shell go env GOARCH)
+DEB_ARCH ?= $(shell PATH='$(PATH)' go env GOARCH)
 DEB := build/vpo_$(DEB_VERSION)_$(DEB_ARCH).deb
 # nfpm builds the .deb. Installed pinned into build/tools rather than required
 # in go.mod: it is a build tool, not part of vpo, and its many dependencies
