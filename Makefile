@@ -6,12 +6,22 @@ export CGO_ENABLED := 0
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/vpo-project/vpo/internal/version.version=$(VERSION)
 BIN := bin/vpo
+# Reproducible man pages and package: file dates are the last commit's time.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
+DEB_VERSION ?= $(shell packaging/deb-version.sh '$(VERSION)' '$(SOURCE_DATE_EPOCH)')
+DEB_ARCH ?= $(shell PATH='$(PATH)' go env GOARCH)
+DEB := build/vpo_$(DEB_VERSION)_$(DEB_ARCH).deb
+# nfpm builds the .deb. Installed pinned into build/tools rather than required
+# in go.mod: it is a build tool, not part of vpo, and its many dependencies
+# have no business in vpo's module graph.
+NFPM_VERSION := v2.45.2
+NFPM := build/tools/nfpm-$(NFPM_VERSION)
 
 # golangci-lint, pinned here only; `make tools` installs this version (test-deps runs it).
 GOLANGCI_LINT_VERSION := v2.15.0
 GOLANGCI_LINT := $(shell PATH="$(PATH)" go env GOPATH)/bin/golangci-lint-$(GOLANGCI_LINT_VERSION)
 
-.PHONY: help build run tools test test-deps test/go test/systemd test/load lint bench soak clean
+.PHONY: help build run tools test test-deps test/go test/systemd test/load lint bench soak clean man deb
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z/_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -46,8 +56,8 @@ test/go: ## gofmt and go vet, then the whole Go suite with the race detector (un
 	go vet ./...
 	CGO_ENABLED=1 go test -race -count=1 -timeout 30m ./...
 
-test/systemd: build ## vpo.service under a real systemd booted in systemd-nspawn (root)
-	test/systemd/run.sh $(BIN)
+test/systemd: build deb ## vpo.service under a real systemd booted in systemd-nspawn, and the .deb (root)
+	test/systemd/run.sh $(BIN) $(DEB)
 
 test/load: build ## short load (5 s) and soak (60 s) runs; `make soak` runs the long ones
 	scripts/load.sh $(BIN) 5
@@ -66,5 +76,23 @@ bench: build ## measure startup, RSS, throughput, shutdown, scanning and probing
 	scripts/bench-serve.sh $(BIN)
 	scripts/bench-catalog.sh $(BIN)
 
+man: ## man pages generated from the command tree into build/man (read one: man -l build/man/vpo-serve.1)
+	rm -rf build/man
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) go run ./scripts/genman -dir build/man -version $(VERSION)
+
+deb: build man $(NFPM) ## the Debian package build/vpo_VERSION_ARCH.deb (binary, units, config, man pages, completions)
+	rm -rf build/deb && mkdir -p build/deb/man build/deb/completion
+	for f in build/man/*.1; do gzip -9n <"$$f" >"build/deb/man/$${f##*/}.gz"; done
+	$(BIN) completion bash >build/deb/completion/vpo.bash
+	$(BIN) completion zsh >build/deb/completion/_vpo
+	$(BIN) completion fish >build/deb/completion/vpo.fish
+	rm -f build/vpo_*.deb
+	VPO_DEB_VERSION='$(DEB_VERSION)' VPO_DEB_ARCH='$(DEB_ARCH)' SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) \
+		$(NFPM) package --config packaging/nfpm.yaml --packager deb --target $(DEB)
+
+$(NFPM):
+	GOBIN=$(CURDIR)/build/tools go install github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION)
+	mv build/tools/nfpm $@
+
 clean:
-	rm -rf bin
+	rm -rf bin build

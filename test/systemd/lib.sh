@@ -9,7 +9,7 @@
 #   . test/systemd/lib.sh
 #   trap vpo_sd_cleanup EXIT          # ALWAYS: powers off, unmounts, deletes
 #   vpo_sd_root                       # -> $VPO_SD_ROOT (fresh per-run copy)
-#   install -D mybin "$VPO_SD_ROOT/usr/local/bin/vpo"   # populate before boot
+#   install -D mybin "$VPO_SD_ROOT/usr/bin/vpo"   # populate before boot
 #   vpo_sd_boot "$VPO_SD_ROOT"        # -> $VPO_SD_PID (container PID 1)
 #   vpo_sd_exec systemctl start vpo.service
 #   vpo_sd_poweroff
@@ -21,8 +21,14 @@
 # Tunables (environment):
 #   VPO_SD_CACHE            cache dir     (default /var/cache/vpo-systemd-test)
 #   VPO_SD_SUITE            Debian suite  (default bookworm)
-#   VPO_SD_MIRROR           Debian mirror (default: taken from the host's
-#                           /etc/apt/sources.list*, else deb.debian.org)
+#   VPO_SD_MIRROR           Debian mirror URI (default: the one the host's
+#                           apt uses, from /etc/apt/sources.list and
+#                           /etc/apt/sources.list.d/*.list / *.sources; no
+#                           mirror is written in the repository, so without
+#                           either the rootfs cannot be built)
+#   VPO_SD_APT_SOURCES, VPO_SD_APT_SOURCES_D  where those are read from
+#                           (default /etc/apt/sources.list and
+#                           /etc/apt/sources.list.d; for test/systemd/mirror.sh)
 #   VPO_SD_INCLUDE          debootstrap --include list (see below)
 #   VPO_SD_REBUILD=1        force rebuilding the cached rootfs
 #   VPO_SD_COPY=overlay|copy  how the per-run copy is made (default overlay,
@@ -119,7 +125,9 @@ VPO_SD_SUITE=${VPO_SD_SUITE:-bookworm}
 # ffmpeg provides /usr/bin/ffprobe, needed by later in-container tests.
 # libnss-systemd (a Recommends of systemd, so present on normal installs) makes
 # DynamicUser= names resolve (ls -l /var/lib/private/vpo shows "vpo").
-VPO_SD_INCLUDE=${VPO_SD_INCLUDE:-systemd,systemd-sysv,dbus,libnss-systemd,curl,ca-certificates,ffmpeg}
+# bash-completion: test/systemd/deb.sh checks that the packaged completion is
+# found where bash-completion looks for it and completes subcommands.
+VPO_SD_INCLUDE=${VPO_SD_INCLUDE:-systemd,systemd-sysv,dbus,libnss-systemd,curl,ca-certificates,ffmpeg,bash-completion}
 VPO_SD_BOOT_TIMEOUT=${VPO_SD_BOOT_TIMEOUT:-60}
 VPO_SD_POWEROFF_TIMEOUT=${VPO_SD_POWEROFF_TIMEOUT:-60}
 VPO_SD_EXEC_TIMEOUT=${VPO_SD_EXEC_TIMEOUT:-300}
@@ -140,40 +148,58 @@ VPO_SD_LOG=${VPO_SD_LOG:-}
 vpo_sd_log() { printf '[vpo-sd %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 vpo_sd_die() { vpo_sd_log "ERROR: $*"; return 1; }
 
-# vpo_sd_mirror: the Debian mirror the host's apt uses (deb822 or one-line
-# format), falling back to deb.debian.org.
+# vpo_sd_mirror: the Debian mirror the host's apt uses for $VPO_SD_SUITE
+# (deb822 or one-line format). Fails, naming the files it read, when there is
+# none: the repository names no mirror of its own (a host that reaches Debian
+# through its own mirror or proxy must not be sent elsewhere behind its back).
 vpo_sd_mirror() {
 	if [[ -n ${VPO_SD_MIRROR:-} ]]; then
 		printf '%s\n' "$VPO_SD_MIRROR"
 		return
 	fi
-	local f uri=""
-	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
-		/etc/apt/sources.list.d/*.sources; do
+	local f uri="" read=()
+	local list=${VPO_SD_APT_SOURCES:-/etc/apt/sources.list}
+	local dir=${VPO_SD_APT_SOURCES_D:-/etc/apt/sources.list.d}
+	for f in "$list" "$dir"/*.list "$dir"/*.sources; do
 		[[ -r $f ]] || continue
+		read+=("$f")
 		if [[ $f == *.sources ]]; then
-			# deb822: a stanza with Suites: containing the suite and a URI
-			# ending in /debian (not /debian-security).
+			# deb822: an enabled stanza of Types "deb" whose Suites has the
+			# suite and Components has main; its first URI ending in /debian.
 			uri=$(awk -v suite="$VPO_SD_SUITE" '
+				function has(line, word) { return (" " line " ") ~ ("[ \t]" word "[ \t]") }
 				BEGIN { RS = ""; FS = "\n" }
 				{
-					u = ""; s = 0
+					u = ""; t = 0; s = 0; c = 0; off = 0
 					for (i = 1; i <= NF; i++) {
-						if ($i ~ /^URIs:/) { sub(/^URIs:[ \t]*/, "", $i); split($i, a, /[ \t]+/); u = a[1] }
-						if ($i ~ /^Suites:/ && (" " $i " ") ~ (" " suite " ")) s = 1
+						if ($i ~ /^#/) continue
+						if ($i ~ /^Types:/) t = has($i, "deb")
+						if ($i ~ /^Suites:/) s = has($i, suite)
+						if ($i ~ /^Components:/) c = has($i, "main")
+						if ($i ~ /^Enabled:[ \t]*no/) off = 1
+						if ($i ~ /^URIs:/) {
+							n = split($i, a, /[ \t]+/)
+							for (j = 2; j <= n; j++) if (u == "" && a[j] ~ /\/debian\/?$/) u = a[j]
+						}
 					}
-					if (s && u ~ /\/debian\/?$/) { print u; exit }
+					if (t && s && c && !off && u != "") { print u; exit }
 				}' "$f")
 		else
+			# One-line: deb [options] URI SUITE COMPONENT...
 			uri=$(awk -v suite="$VPO_SD_SUITE" '
 				$1 == "deb" {
 					i = 2; if ($i ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
-					if ($(i+1) == suite && $i ~ /\/debian\/?$/) { print $i; exit }
+					m = 0; for (j = i + 2; j <= NF; j++) if ($j == "main") m = 1
+					if ($(i+1) == suite && m && $i ~ /\/debian\/?$/) { print $i; exit }
 				}' "$f")
 		fi
 		[[ -n $uri ]] && break
 	done
-	printf '%s\n' "${uri:-http://deb.debian.org/debian}"
+	if [[ -z $uri ]]; then
+		vpo_sd_die "no Debian mirror for suite '$VPO_SD_SUITE' in the host's apt sources (read: ${read[*]:-none of $list, $dir/*.list, $dir/*.sources}): a 'deb URI $VPO_SD_SUITE main' line or a deb822 stanza with a URI ending in /debian is needed, or set VPO_SD_MIRROR=URI"
+		return 1
+	fi
+	printf '%s\n' "$uri"
 }
 
 # The stamp records everything the cached root depends on; a root whose
@@ -250,7 +276,7 @@ vpo_sd_build_cache() {
 			exit 0
 		fi
 		local mirror tmp t0
-		mirror=$(vpo_sd_mirror)
+		mirror=$(vpo_sd_mirror) || exit 1
 		tmp=$(mktemp -d "$cache/.build-$VPO_SD_SUITE.XXXXXX") || exit 1
 		# mktemp makes it 0700; as the container's "/" that would lock every
 		# non-root user (DynamicUser=) out of the whole filesystem.

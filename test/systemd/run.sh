@@ -1,15 +1,19 @@
 #!/bin/bash
 # test/systemd/run.sh -- test the REAL vpo binary under a REAL systemd.
 #
-#   sudo test/systemd/run.sh [BIN]        (BIN defaults to bin/vpo; `make build`)
+#   sudo test/systemd/run.sh [BIN [DEB]]  (BIN defaults to bin/vpo; `make build`;
+#                                          DEB: the package `make deb` built)
 #
 # Boots a throw-away Debian 12 rootfs with systemd as PID 1 in systemd-nspawn
 # (test/systemd/lib.sh; the rootfs is cached in /var/cache/vpo-systemd-test,
-# the first build takes ~75 s), installs BIN as /usr/local/bin/vpo together
-# with the SHIPPED packaging/vpo.service, vpo.socket and config.toml, a small
-# media library under /srv/media, and checks what the operator documentation
+# the first build takes ~75 s), installs BIN as /usr/bin/vpo (the path of the
+# unit's ExecStart= and of the Debian package) together with the SHIPPED
+# packaging/vpo.service, vpo.socket and config.toml, a small media library
+# under /srv/media, and checks what the operator documentation
 # (docs/systemd.md) promises:
 #
+#   M  the Debian mirror for the rootfs is read from the host's apt sources,
+#      with a clear error when there is none (test/systemd/mirror.sh)
 #   1  `systemctl start vpo` returns only once vpo is ready: /health answers 200
 #      at once (no retry); Type=notify; STATUS "serving on ..."
 #   2  journald: startup records (PRIORITY=6, SYSLOG_IDENTIFIER=vpo,
@@ -29,6 +33,11 @@
 #   S  socket activation (vpo.socket + the Requires=/After= drop-in it documents)
 #   H  the hardening drop-ins docs/systemd.md recommends (group-readable media,
 #      a library under /home, narrowing /srv) really work
+#   D  the Debian package DEB on a clean root (test/systemd/deb.sh, in a second
+#      container): dpkg -i, enable --now -> healthy, man pages, completion,
+#      conffile kept on upgrade, dpkg -r and purge. Without DEB it is listed
+#      as SKIP in the summary (and counted as skipped); `make test/systemd`
+#      always builds the package and passes it.
 #
 # Only the checks that need it get a drop-in or a config change (watchdog
 # period, socket dependency, slow ffprobe, short shutdown_timeout, library
@@ -67,12 +76,14 @@ TARGET_START_MS=200
 TARGET_STOP_MS=100
 
 BIN=${1:-$repo/bin/vpo}
+DEB=${2:-}
 # What gets installed; overridable only to prove that the checks catch a broken
 # unit or config (mutation testing). Normal runs use the shipped files.
 SERVICE_FILE=${VPO_TEST_SERVICE:-$repo/packaging/vpo.service}
 SOCKET_FILE=${VPO_TEST_SOCKET:-$repo/packaging/vpo.socket}
 CONFIG_FILE=${VPO_TEST_CONFIG:-$repo/packaging/config.toml}
 case $BIN in /*) ;; *) BIN=$PWD/$BIN ;; esac
+[[ -z $DEB || $DEB == /* ]] || DEB=$PWD/$DEB
 
 usage_die() { echo "run.sh: $*" >&2; exit 2; }
 [[ $EUID -eq 0 ]] || usage_die "must run as root"
@@ -83,10 +94,12 @@ done
 [[ -x $BIN ]] || usage_die "$BIN is not an executable file (run \`make build\` first)"
 BIN_VERSION=$("$BIN" --version 2>/dev/null | sed -n 1p) ||
 	usage_die "$BIN --version failed; is it a vpo binary for this machine?"
+[[ -z $DEB || -r $DEB ]] || usage_die "cannot read the package $DEB (run \`make deb\` first)"
 
 T_START=$SECONDS
 fails=0
 npass=0
+nskip=0
 RESULTS=()
 watchdog=""
 
@@ -207,11 +220,31 @@ jshow() {
 }
 
 # ---- install into the per-run root -------------------------------------------------------
-echo "run.sh: testing $BIN ($BIN_VERSION)"
+echo "run.sh: testing $BIN ($BIN_VERSION)${DEB:+ and $DEB}"
 for f in "$SERVICE_FILE" "$SOCKET_FILE" "$CONFIG_FILE"; do
 	[[ -r $f ]] || usage_die "cannot read $f"
 	[[ $f == "$repo/packaging/"* ]] || echo "run.sh: NOTE: installing $f instead of the shipped file"
 done
+# sub_checks SCRIPT ARGS...: run a sub-suite, count its PASS/FAIL lines as ours.
+sub_checks() {
+	local out line rc=0 nf=0
+	out=$(mktemp)
+	"$@" 2>&1 | tee "$out" || rc=$?
+	while IFS= read -r line; do
+		case $line in
+		"PASS  "*) RESULTS+=("$line") npass=$((npass + 1)) ;;
+		"FAIL  "*) RESULTS+=("$line") fails=$((fails + 1)) nf=$((nf + 1)) ;;
+		esac
+	done <"$out"
+	rm -f "$out"
+	# A sub-suite that died (or timed out) before printing its FAIL line.
+	if ((rc && !nf)); then
+		fail "${*: -2:1} exited $rc without a FAIL line"
+	fi
+	return 0
+}
+section "M  the Debian mirror comes from the host's apt sources"
+sub_checks "$here/mirror.sh"
 section "rootfs"
 vpo_sd_root || { echo "run.sh: cannot prepare the rootfs" >&2; exit 1; }
 echo "rootfs copy ready after $((SECONDS - T_START)) s: $VPO_SD_ROOT"
@@ -228,7 +261,7 @@ T_RUN=$SECONDS
 watchdog=$!
 
 R=$VPO_SD_ROOT
-install -D -m 0755 "$BIN" "$R/usr/local/bin/vpo"
+install -D -m 0755 "$BIN" "$R/usr/bin/vpo"
 install -D -m 0644 "$SERVICE_FILE" "$R/etc/systemd/system/vpo.service"
 install -D -m 0644 "$SOCKET_FILE" "$R/etc/systemd/system/vpo.socket"
 install -D -m 0644 "$CONFIG_FILE" "$R/etc/vpo/config.toml"
@@ -443,6 +476,23 @@ graceful_old() {
 		jhas "$C5" '(.MESSAGE | tostring | startswith("vpo.service: Deactivated successfully."))' -u vpo.service
 }
 check "5  the old instance (pid $pid0) shut down gracefully on SIGTERM ('shutdown complete', 'Deactivated successfully')" graceful_old
+
+# The drop-in docs/systemd.md gives for a binary outside /usr/bin.
+install -m 0755 "$BIN" "$R/usr/local/bin/vpo"
+mkdir -p "$DROPIN_DIR"
+printf '# run.sh: as in docs/systemd.md (install by hand)\n[Service]\nExecStart=\nExecStart=/usr/local/bin/vpo serve --config /etc/vpo/config.toml\n' \
+	>"$DROPIN_DIR/50-test-execstart.conf"
+cx systemctl daemon-reload || true
+cx systemctl restart vpo.service || true
+exe=$(cx readlink "/proc/$(prop MainPID)/exe" 2>/dev/null || true)
+check "5  drop-in ExecStart=/usr/local/bin/vpo: restarted from it ($exe), /health $(health_code)" \
+	test "$exe/$(health_code)" = /usr/local/bin/vpo/200
+rm -f "$DROPIN_DIR/50-test-execstart.conf" "$R/usr/local/bin/vpo"
+cx systemctl daemon-reload || true
+cx systemctl restart vpo.service || true
+exe=$(cx readlink "/proc/$(prop MainPID)/exe" 2>/dev/null || true)
+check "5  without it the shipped ExecStart runs /usr/bin/vpo ($exe), /health $(health_code)" \
+	test "$exe/$(health_code)" = /usr/bin/vpo/200
 
 # ---- 9 figures --------------------------------------------------------------------------------
 section "9  figures (shipped unit and config, idle daemon)"
@@ -759,13 +809,27 @@ t0=$SECONDS
 vpo_sd_poweroff || true
 echo "poweroff took $((SECONDS - t0)) s"
 
+# ---- D the Debian package ---------------------------------------------------------------------
+section "D  the Debian package on a clean root (test/systemd/deb.sh)"
+if [[ -n $DEB ]]; then
+	sub_checks timeout -k 10 "${DEB_TIMEOUT:-300}" "$here/deb.sh" "$DEB"
+else
+	echo "SKIP  D  no .deb given: the package was not tested (run.sh BIN DEB; \`make test/systemd\` does)"
+	RESULTS+=("SKIP  D  no .deb given: the package was not tested (run.sh BIN DEB; \`make test/systemd\` does)")
+	nskip=$((nskip + 1))
+fi
+
 printf '\n== summary\n'
 printf '%s\n' "${RESULTS[@]}"
 printf '\n%s\n' "$FIGURES"
-printf 'run.sh: %d passed, %d failed; %d s in all (%d s after the rootfs was ready)\n' \
-	"$npass" "$fails" "$((SECONDS - T_START))" "$((SECONDS - T_RUN))"
+printf 'run.sh: %d passed, %d failed, %d skipped; %d s in all (%d s after the rootfs was ready)\n' \
+	"$npass" "$fails" "$nskip" "$((SECONDS - T_START))" "$((SECONDS - T_RUN))"
 if ((fails)); then
 	echo "run.sh: FAILED"
 	exit 1
 fi
-echo "run.sh: all checks passed"
+if ((nskip)); then
+	echo "run.sh: all checks run passed; $nskip skipped (see SKIP above)"
+else
+	echo "run.sh: all checks passed"
+fi
