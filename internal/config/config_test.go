@@ -45,10 +45,10 @@ func TestPrecedence(t *testing.T) {
 			wantPort: 9002, wantSource: SourceFile, wantLevel: "warning"},
 		{name: "flag over file and env", file: "[server]\nport = 9002\n",
 			env:      map[string]string{"VPO_SERVER_PORT": "9001"},
-			flags:    Flags{Port: ptr(9003), LogLevel: ptr("error")},
+			flags:    Flags{Values: map[string]string{"server.port": "9003", "logging.level": "error"}},
 			wantPort: 9003, wantSource: SourceFlag, wantLevel: "error"},
 		{name: "flag over env without file", env: map[string]string{"VPO_SERVER_PORT": "9001"},
-			flags: Flags{Port: ptr(9003)}, wantPort: 9003, wantSource: SourceFlag, wantLevel: "info"},
+			flags: Flags{Values: map[string]string{"server.port": "9003"}}, wantPort: 9003, wantSource: SourceFlag, wantLevel: "info"},
 		{name: "empty env is unset", env: map[string]string{"VPO_SERVER_PORT": ""},
 			wantPort: 8321, wantSource: SourceDefault, wantLevel: "info"},
 	}
