@@ -319,7 +319,7 @@ func (s *Spec) inRange(v any) bool {
 
 // rangeText writes the bounds as the error messages show them: "1-65535".
 func (s *Spec) rangeText() string {
-	t := strconv.FormatFloat(s.Min, 'g', -1, 64) + "-" + strconv.FormatFloat(s.Max, 'g', -1, 64)
+	t := strconv.FormatFloat(s.Min, 'f', -1, 64) + "-" + strconv.FormatFloat(s.Max, 'f', -1, 64)
 	if s.Kind == KindSeconds {
 		t += " seconds"
 	}
