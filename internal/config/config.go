@@ -330,19 +330,15 @@ func applyFlags(cfg *Config, f Flags) error {
 
 // origin describes where key's value came from, for validation messages.
 func (c *Config) origin(key string) string {
-	s := lookupSpec(key)
 	switch c.Sources[key] {
 	case SourceFile:
 		return c.File
 	case SourceEnv:
-		if s != nil && s.Env != "" {
+		if s := lookupSpec(key); s != nil && s.Env != "" {
 			return "environment " + s.Env
 		}
 		return "environment"
 	case SourceFlag:
-		if s != nil && s.Flag != "" {
-			return "flag --" + s.Flag
-		}
 		return "flag"
 	default:
 		return "default"

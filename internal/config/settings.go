@@ -77,8 +77,8 @@ type Spec struct {
 	field func(c *Config) any
 }
 
-// DefaultExtensions are the file extensions counted as video by default.
-var DefaultExtensions = []string{"mkv", "mp4", "m4v", "avi", "mov", "webm", "ts", "m2ts", "mts", "wmv", "flv", "mpg", "mpeg"}
+// defaultExtensions are the file extensions counted as video by default.
+var defaultExtensions = []string{"mkv", "mp4", "m4v", "avi", "mov", "webm", "ts", "m2ts", "mts", "wmv", "flv", "mpg", "mpeg"}
 
 // specs is the table of settings. Adding a setting is one line here plus its field in
 // Config; the rest follows. Keep the order of the file: top-level keys, then the
@@ -129,7 +129,7 @@ var specs = []Spec{
 
 	{Key: "library.roots", Kind: KindList,
 		Doc: "when set, the only directories scans may read (absolute paths)", field: func(c *Config) any { return &c.Library.Roots }},
-	{Key: "library.extensions", Kind: KindList, Default: DefaultExtensions,
+	{Key: "library.extensions", Kind: KindList, Default: defaultExtensions,
 		Doc: "file extensions counted as video, without dots", field: func(c *Config) any { return &c.Library.Extensions }},
 
 	{Key: "policies.dir", Env: "VPO_POLICIES_DIR", Kind: KindPath, Default: "policies", DefaultDoc: "`~/.vpo/policies`", Required: true,

@@ -341,7 +341,7 @@ func TestNewSettings(t *testing.T) {
 		{name: "nan seconds", file: "[jobs]\njob_timeout = nan\n", want: "jobs.job_timeout: nan is not a number of seconds"},
 		{name: "token is not a file key", file: "[server]\nauth_token = \"0123456789abcdef0123\"\n", want: ":2:1: server.auth_token: unknown key"},
 		{name: "flag origin", flags: map[string]string{"server.bind": "0.0.0.0"},
-			want: `config flag --bind: server.bind: "0.0.0.0" is not a loopback address`},
+			want: `config flag: server.bind: "0.0.0.0" is not a loopback address`},
 		{name: "not a flag", flags: map[string]string{"jobs.workers": "2"}, want: "config flag: jobs.workers: no such flag"},
 	}
 	for _, tt := range tests {
