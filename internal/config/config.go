@@ -5,6 +5,12 @@
 // Precedence, as vpo's specification demands, is: flag > config file > environment >
 // built-in default. (Most tools put the environment above the file; vpo keeps the
 // original Python vpo's order so existing deployments behave the same.)
+//
+// Every setting is listed once, in the table of settings.go (key, variable, flag,
+// kind, default, range, secret, description); the file layout, the environment
+// reader, the flags of `vpo serve`, Config.Settings and docs/operations.md's table
+// are derived from it. To add a setting, add its field to Config and one line to
+// the table, then run go generate ./internal/config.
 package config
 
 import (
