@@ -37,47 +37,52 @@ type fileLayout struct {
 var layout = sync.OnceValue(newFileLayout)
 
 func newFileLayout() fileLayout {
-	l := fileLayout{index: make([][]int, len(specs))}
+	// Top-level keys first, then one struct per table in the order the table of
+	// settings first names it.
 	var top []reflect.StructField
 	var sections []string
-	fields := map[string][]reflect.StructField{}
+	for _, s := range specs {
+		if section, _, nested := strings.Cut(s.Key, "."); nested && !s.NotInFile && !slices.Contains(sections, section) {
+			sections = append(sections, section)
+		}
+	}
+	for _, s := range specs {
+		if !s.NotInFile && !strings.Contains(s.Key, ".") {
+			top = append(top, reflect.StructField{})
+		}
+	}
+	sectionFields := make([][]reflect.StructField, len(sections))
+	l := fileLayout{index: make([][]int, len(specs))}
+	topCount := 0
 	for i, s := range specs {
 		if s.NotInFile {
 			continue
 		}
 		section, name, nested := strings.Cut(s.Key, ".")
 		if !nested {
-			section, name = "", s.Key
+			name = s.Key
 		}
 		f := reflect.StructField{
 			Name: "F" + strconv.Itoa(i),
 			Type: fileType(s.Kind),
 			Tag:  reflect.StructTag(`toml:"` + name + `"`),
 		}
-		if section == "" {
-			l.index[i] = []int{len(top)}
-			top = append(top, f)
+		if !nested {
+			l.index[i] = []int{topCount}
+			top[topCount] = f
+			topCount++
 			continue
 		}
-		if _, ok := fields[section]; !ok {
-			sections = append(sections, section)
-		}
-		l.index[i] = []int{-1 - slices.Index(sections, section), len(fields[section])}
-		fields[section] = append(fields[section], f)
+		n := slices.Index(sections, section)
+		l.index[i] = []int{len(top) + n, len(sectionFields[n])}
+		sectionFields[n] = append(sectionFields[n], f)
 	}
-	// Sections come after the top-level keys; their positions are now known.
 	for n, section := range sections {
 		top = append(top, reflect.StructField{
 			Name: "S" + strconv.Itoa(n),
-			Type: reflect.StructOf(fields[section]),
+			Type: reflect.StructOf(sectionFields[n]),
 			Tag:  reflect.StructTag(`toml:"` + section + `"`),
 		})
-	}
-	topLevel := len(top) - len(sections)
-	for i, idx := range l.index {
-		if len(idx) == 2 {
-			l.index[i][0] = topLevel + (-1 - idx[0])
-		}
 	}
 	l.typ = reflect.StructOf(top)
 	return l
