@@ -1,44 +1,57 @@
 package cli
 
 import (
-	"fmt"
-	"strconv"
-	"strings"
+	"github.com/spf13/pflag"
+
+	"github.com/vpo-project/vpo/internal/config"
 )
 
-// enumValue is a string flag restricted to a set of values, so that a bad value is a
-// usage error (exit 2) naming the allowed ones.
-type enumValue struct {
-	value   string
-	allowed []string
+// settingValue is the flag of a setting in config's table. Set checks the value's
+// syntax (a bad one is a usage error, exit 2, naming what is allowed) and keeps its
+// text; config.Load applies it as the strongest source.
+type settingValue struct {
+	spec config.Spec
+	text string
 }
 
-func newEnum(def string, allowed ...string) *enumValue {
-	return &enumValue{value: def, allowed: allowed}
+func (v *settingValue) String() string { return v.text }
+func (v *settingValue) Type() string   { return v.spec.FlagType() }
+func (v *settingValue) Set(s string) error {
+	if err := v.spec.ParseFlag(s); err != nil {
+		return err
+	}
+	v.text = s
+	return nil
 }
 
-func (e *enumValue) String() string { return e.value }
-func (e *enumValue) Type() string   { return strings.Join(e.allowed, "|") }
-func (e *enumValue) Set(s string) error {
-	for _, a := range e.allowed {
-		if s == a {
-			e.value = s
-			return nil
+// settingFlags are the flags of the settings table, bound to one command.
+type settingFlags struct {
+	fs     *pflag.FlagSet
+	values []*settingValue
+}
+
+// addSettingFlags binds a flag for every setting of the table that has one.
+func addSettingFlags(fs *pflag.FlagSet) *settingFlags {
+	sf := &settingFlags{fs: fs}
+	for _, s := range config.Specs() {
+		if s.Flag == "" {
+			continue
+		}
+		v := &settingValue{spec: s, text: s.DefaultText()}
+		f := fs.VarPF(v, s.Flag, s.Short, s.Doc)
+		if s.Kind == config.KindBool {
+			f.NoOptDefVal = "true"
+		}
+		sf.values = append(sf.values, v)
+	}
+	return sf
+}
+
+// apply records in flags the setting flags given on the command line.
+func (sf *settingFlags) apply(flags *config.Flags) {
+	for _, v := range sf.values {
+		if sf.fs.Changed(v.spec.Flag) {
+			flags.Set(v.spec.Key, v.text)
 		}
 	}
-	return fmt.Errorf("must be one of %s", strings.Join(e.allowed, ", "))
-}
-
-// portValue is a TCP port flag (1-65535).
-type portValue int
-
-func (p *portValue) String() string { return strconv.Itoa(int(*p)) }
-func (p *portValue) Type() string   { return "port" }
-func (p *portValue) Set(s string) error {
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > 65535 {
-		return fmt.Errorf("not a port number (1-65535)")
-	}
-	*p = portValue(n)
-	return nil
 }

@@ -19,13 +19,8 @@ import (
 )
 
 func newServeCmd(env Env) *cobra.Command {
-	var (
-		configPath string
-		bind       string
-		port       = portValue(config.DefaultPort)
-		level      = newEnum(config.DefaultLogLevel, config.LogLevels...)
-		format     = newEnum(config.DefaultLogFormat, config.LogFormats...)
-	)
+	var configPath string
+	var settings *settingFlags
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the vpo daemon in the foreground",
@@ -41,32 +36,16 @@ shutdown, 1 when startup fails, 2 for bad usage, 78 for a configuration error.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			started := time.Now()
 			var flags config.Flags
-			fl := cmd.Flags()
-			if fl.Changed("config") {
+			if cmd.Flags().Changed("config") {
 				flags.ConfigPath = &configPath
 			}
-			if fl.Changed("bind") {
-				flags.Bind = &bind
-			}
-			if fl.Changed("port") {
-				p := int(port)
-				flags.Port = &p
-			}
-			if fl.Changed("log-level") {
-				flags.LogLevel = &level.value
-			}
-			if fl.Changed("log-format") {
-				flags.LogFormat = &format.value
-			}
+			settings.apply(&flags)
 			return runServe(env, flags, started)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVarP(&configPath, "config", "c", "", "config file (default ~/.vpo/config.toml, or $VPO_CONFIG_PATH)")
-	f.StringVar(&bind, "bind", config.DefaultBind, "address to listen on")
-	f.VarP(&port, "port", "p", "TCP port to listen on")
-	f.Var(level, "log-level", "log level: debug, info, warning or error")
-	f.Var(format, "log-format", "log format: text or json")
+	settings = addSettingFlags(f)
 	return cmd
 }
 

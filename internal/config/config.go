@@ -5,6 +5,12 @@
 // Precedence, as vpo's specification demands, is: flag > config file > environment >
 // built-in default. (Most tools put the environment above the file; vpo keeps the
 // original Python vpo's order so existing deployments behave the same.)
+//
+// Every setting is listed once, in the table of settings.go (key, variable, flag,
+// kind, default, range, secret, description); the file layout, the environment
+// reader, the flags of `vpo serve`, Config.Settings and docs/operations.md's table
+// are derived from it. To add a setting, add its field to Config and one line to
+// the table, then run go generate ./internal/config.
 package config
 
 import (
@@ -13,7 +19,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -59,11 +64,12 @@ type Config struct {
 
 	DatabasePath string
 
-	Server  ServerConfig
-	Logging LoggingConfig
-	Tools   ToolsConfig
-	Jobs    JobsConfig
-	Library LibraryConfig
+	Server   ServerConfig
+	Logging  LoggingConfig
+	Tools    ToolsConfig
+	Jobs     JobsConfig
+	Library  LibraryConfig
+	Policies PoliciesConfig
 
 	// Sources maps each setting's dotted key (for example "server.port") to where its
 	// effective value came from.
@@ -82,6 +88,10 @@ type ServerConfig struct {
 	AuthToken string
 	// AllowUnauthenticated lets vpo listen beyond loopback without a token.
 	AllowUnauthenticated bool
+	// AllowedHosts are the host names and addresses (lower-case, without port)
+	// accepted in a request's Host header besides the bound address and loopback
+	// names; "*" accepts any host.
+	AllowedHosts []string
 }
 
 // MinTokenLength is the shortest bearer token vpo accepts.
@@ -94,10 +104,13 @@ type LoggingConfig struct {
 	Journal string
 }
 
-// ToolsConfig is the [tools] table.
+// ToolsConfig is the [tools] table: the external programs vpo runs. Each is a path,
+// or a name looked up in PATH when it runs; "" means the program's own name.
 type ToolsConfig struct {
-	// FFprobe is the ffprobe binary; "" means look it up in PATH.
-	FFprobe string
+	FFprobe     string
+	FFmpeg      string
+	MKVMerge    string
+	MKVPropEdit string
 }
 
 // JobsConfig is the [jobs] table.
@@ -117,6 +130,12 @@ type LibraryConfig struct {
 	Extensions []string
 }
 
+// PoliciesConfig is the [policies] table.
+type PoliciesConfig struct {
+	// Dir is the directory of policy files (absolute once loaded).
+	Dir string
+}
+
 // Addr returns the listen address in host:port form.
 func (c *Config) Addr() string {
 	host := c.Server.Bind
@@ -126,40 +145,26 @@ func (c *Config) Addr() string {
 	return fmt.Sprintf("%s:%d", host, c.Server.Port)
 }
 
-// Setting is one effective setting, for logging at startup.
+// Setting is one effective setting, for logging at startup and `vpo config show`.
 type Setting struct {
-	Key    string
+	Key string
+	// Value is the effective value: a string, int, bool or []string; durations as
+	// Go writes them ("30s"); secrets only say whether they are set.
 	Value  any
 	Source Source
 }
 
-// Settings lists the effective settings in key order with their sources.
+// Settings lists every effective setting of the table, in key order, with its
+// source.
 func (c *Config) Settings() []Setting {
-	values := map[string]any{
-		"database_path":                c.DatabasePath,
-		"server.bind":                  c.Server.Bind,
-		"server.port":                  c.Server.Port,
-		"server.shutdown_timeout":      c.Server.ShutdownTimeout.String(),
-		"server.auth_token_file":       c.Server.AuthTokenFile,
-		"server.auth_token":            redact(c.Server.AuthToken),
-		"server.allow_unauthenticated": c.Server.AllowUnauthenticated,
-		"logging.level":                c.Logging.Level,
-		"logging.format":               c.Logging.Format,
-		"logging.journal":              c.Logging.Journal,
-		"tools.ffprobe":                c.Tools.FFprobe,
-		"jobs.workers":                 c.Jobs.Workers,
-		"jobs.probe_timeout":           c.Jobs.ProbeTimeout.String(),
-		"jobs.job_timeout":             c.Jobs.JobTimeout.String(),
-		"library.roots":                c.Library.Roots,
-		"library.extensions":           c.Library.Extensions,
-	}
-	out := make([]Setting, 0, len(values))
-	for k, v := range values {
-		src := c.Sources[k]
+	out := make([]Setting, 0, len(specs))
+	for i := range specs {
+		s := &specs[i]
+		src := c.Sources[s.Key]
 		if src == "" {
 			src = SourceDefault
 		}
-		out = append(out, Setting{Key: k, Value: v, Source: src})
+		out = append(out, Setting{Key: s.Key, Value: s.display(c), Source: src})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out
@@ -206,14 +211,21 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Flags holds the command-line flags that override the configuration; a nil field
-// was not given.
+// Flags holds the command-line flags that override the configuration.
 type Flags struct {
+	// ConfigPath is --config; nil when it was not given.
 	ConfigPath *string
-	Bind       *string
-	Port       *int
-	LogLevel   *string
-	LogFormat  *string
+	// Values maps a setting's key to the value given as its flag, written as in the
+	// environment. Only flags given on the command line belong here.
+	Values map[string]string
+}
+
+// Set records that the flag of the setting key was given with value.
+func (f *Flags) Set(key, value string) {
+	if f.Values == nil {
+		f.Values = map[string]string{}
+	}
+	f.Values[key] = value
 }
 
 // Options are the inputs of Load other than flags.
@@ -224,28 +236,18 @@ type Options struct {
 	Home string
 }
 
-// Default returns the built-in defaults with dataDir as the data directory.
+// Default returns the built-in defaults with dataDir as the data directory; paths
+// are resolved against it.
 func Default(dataDir string) *Config {
-	return &Config{
-		DataDir:      dataDir,
-		DatabasePath: filepath.Join(dataDir, "library.db"),
-		Server: ServerConfig{
-			Bind:            DefaultBind,
-			Port:            DefaultPort,
-			ShutdownTimeout: DefaultShutdownTimeout,
-		},
-		Logging: LoggingConfig{Level: DefaultLogLevel, Format: DefaultLogFormat, Journal: DefaultJournal},
-		Jobs: JobsConfig{
-			Workers:      runtime.NumCPU(),
-			ProbeTimeout: DefaultProbeTimeout,
-			JobTimeout:   DefaultJobTimeout,
-			MaxQueued:    DefaultMaxQueued,
-		},
-		Library: LibraryConfig{Extensions: []string{
-			"mkv", "mp4", "m4v", "avi", "mov", "webm", "ts", "m2ts", "mts", "wmv", "flv", "mpg", "mpeg",
-		}},
-		Sources: map[string]Source{},
+	c := &Config{DataDir: dataDir, Sources: map[string]Source{}}
+	for i := range specs {
+		s := &specs[i]
+		s.setDefault(c)
+		if p, ok := s.field(c).(*string); ok && s.Kind == KindPath && *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dataDir, *p)
+		}
 	}
+	return c
 }
 
 // DataDir returns vpo's data directory, ~/.vpo.
@@ -291,7 +293,7 @@ func Load(flags Flags, opts Options) (*Config, error) {
 	// The config file: --config, else VPO_CONFIG_PATH, else ~/.vpo/config.toml. Only
 	// the default path may be missing.
 	path, explicit := filepath.Join(dataDir, "config.toml"), false
-	if v, ok := lookup("VPO_CONFIG_PATH"); ok {
+	if v, ok := lookup(ConfigPathEnv); ok {
 		path, explicit = v, true
 	}
 	if flags.ConfigPath != nil {
@@ -311,21 +313,23 @@ func Load(flags Flags, opts Options) (*Config, error) {
 }
 
 func applyFlags(cfg *Config, f Flags) error {
-	if f.Bind != nil {
-		cfg.Server.Bind = *f.Bind
-		cfg.Sources["server.bind"] = SourceFlag
+	for i := range specs {
+		s := &specs[i]
+		text, ok := f.Values[s.Key]
+		if !ok {
+			continue
+		}
+		v, err := s.parseText(text)
+		if err != nil {
+			return &Error{Origin: "flag --" + s.Flag, Key: s.Key, Msg: err.Error()}
+		}
+		s.set(cfg, v)
+		cfg.Sources[s.Key] = SourceFlag
 	}
-	if f.Port != nil {
-		cfg.Server.Port = *f.Port
-		cfg.Sources["server.port"] = SourceFlag
-	}
-	if f.LogLevel != nil {
-		cfg.Logging.Level = *f.LogLevel
-		cfg.Sources["logging.level"] = SourceFlag
-	}
-	if f.LogFormat != nil {
-		cfg.Logging.Format = *f.LogFormat
-		cfg.Sources["logging.format"] = SourceFlag
+	for key := range f.Values {
+		if s := lookupSpec(key); s == nil || s.Flag == "" {
+			return &Error{Origin: "flag", Key: key, Msg: "no such flag"}
+		}
 	}
 	return nil
 }
@@ -336,8 +340,8 @@ func (c *Config) origin(key string) string {
 	case SourceFile:
 		return c.File
 	case SourceEnv:
-		if name, ok := envNames[key]; ok {
-			return "environment " + name
+		if s := lookupSpec(key); s != nil && s.Env != "" {
+			return "environment " + s.Env
 		}
 		return "environment"
 	case SourceFlag:
@@ -352,46 +356,23 @@ func (c *Config) fail(key, format string, args ...any) error {
 }
 
 // validate checks every setting once, at the end, naming the key and its allowed
-// values in each message.
+// values in each message. The table's rules (required, enum values, ranges, paths
+// resolved against the data dir) come first, in table order; then the rules that
+// need more than one setting or more than a range.
 func (c *Config) validate() error {
-	if c.DatabasePath == "" {
-		return c.fail("database_path", "must not be empty")
-	}
-	if !filepath.IsAbs(c.DatabasePath) {
-		c.DatabasePath = filepath.Join(c.DataDir, c.DatabasePath)
+	for i := range specs {
+		if err := c.checkSpec(&specs[i]); err != nil {
+			return err
+		}
 	}
 	if strings.TrimSpace(c.Server.Bind) == "" {
 		return c.fail("server.bind", "must not be empty (use 127.0.0.1, 0.0.0.0 or an address of this machine)")
 	}
-	if c.Server.Port < 1 || c.Server.Port > 65535 {
-		return c.fail("server.port", "%d is out of range (1-65535)", c.Server.Port)
-	}
-	if c.Server.ShutdownTimeout < 0 || c.Server.ShutdownTimeout > 24*time.Hour {
-		return c.fail("server.shutdown_timeout", "%g is out of range (0-86400 seconds)", c.Server.ShutdownTimeout.Seconds())
-	}
 	if err := c.validateAuth(); err != nil {
 		return err
 	}
-	if !oneOf(c.Logging.Level, LogLevels) {
-		return c.fail("logging.level", "%q is not one of %s", c.Logging.Level, strings.Join(LogLevels, ", "))
-	}
-	if !oneOf(c.Logging.Format, LogFormats) {
-		return c.fail("logging.format", "%q is not one of %s", c.Logging.Format, strings.Join(LogFormats, ", "))
-	}
-	if !oneOf(c.Logging.Journal, JournalMode) {
-		return c.fail("logging.journal", "%q is not one of %s", c.Logging.Journal, strings.Join(JournalMode, ", "))
-	}
-	if c.Jobs.Workers < 1 || c.Jobs.Workers > 256 {
-		return c.fail("jobs.workers", "%d is out of range (1-256)", c.Jobs.Workers)
-	}
-	if c.Jobs.ProbeTimeout <= 0 || c.Jobs.ProbeTimeout > 24*time.Hour {
-		return c.fail("jobs.probe_timeout", "%g is out of range (1-86400 seconds)", c.Jobs.ProbeTimeout.Seconds())
-	}
-	if c.Jobs.JobTimeout <= 0 || c.Jobs.JobTimeout > 7*24*time.Hour {
-		return c.fail("jobs.job_timeout", "%g is out of range (1-604800 seconds)", c.Jobs.JobTimeout.Seconds())
-	}
-	if c.Jobs.MaxQueued < 1 || c.Jobs.MaxQueued > 1000000 {
-		return c.fail("jobs.max_queued", "%d is out of range (1-1000000)", c.Jobs.MaxQueued)
+	if err := c.validateAllowedHosts(); err != nil {
+		return err
 	}
 	for i, r := range c.Library.Roots {
 		if !filepath.IsAbs(r) {
@@ -408,6 +389,26 @@ func (c *Config) validate() error {
 			return c.fail("library.extensions", "entry %d %q is not a file extension", i+1, c.Library.Extensions[i])
 		}
 		c.Library.Extensions[i] = e
+	}
+	return nil
+}
+
+// checkSpec applies the table's rules for one setting.
+func (c *Config) checkSpec(s *Spec) error {
+	v := s.get(c)
+	if str, ok := v.(string); ok {
+		if s.Required && str == "" {
+			return c.fail(s.Key, "must not be empty")
+		}
+		if s.Kind == KindPath && str != "" && !filepath.IsAbs(str) {
+			s.set(c, filepath.Join(c.DataDir, str))
+		}
+		if s.Kind == KindEnum && !oneOf(str, s.Allowed) {
+			return c.fail(s.Key, "%q is not one of %s", str, strings.Join(s.Allowed, ", "))
+		}
+	}
+	if !s.inRange(v) {
+		return c.fail(s.Key, "%s", s.outOfRange(v))
 	}
 	return nil
 }
@@ -431,10 +432,6 @@ func IsConfigError(err error) bool {
 // one, unless the operator explicitly allows it.
 func (c *Config) validateAuth() error {
 	if f := c.Server.AuthTokenFile; f != "" {
-		if !filepath.IsAbs(f) {
-			f = filepath.Join(c.DataDir, f)
-			c.Server.AuthTokenFile = f
-		}
 		data, err := readConfig(f)
 		if err != nil {
 			return c.fail("server.auth_token_file", "%s: %s", f, describeReadError(err))
@@ -468,4 +465,58 @@ func IsLoopback(bind string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// validateAllowedHosts checks server.allowed_hosts: each entry a host name or an IP
+// address without scheme, port or path, or "*" for any host. Names are lower-cased
+// and IPv6 brackets dropped, so that callers compare them with the Host header's
+// host as it is.
+func (c *Config) validateAllowedHosts() error {
+	for i, h := range c.Server.AllowedHosts {
+		bad := func(why string) error {
+			return c.fail("server.allowed_hosts", "entry %d %q %s", i+1, h, why)
+		}
+		switch {
+		case h == "":
+			return bad("is empty")
+		case h == "*":
+			continue
+		case strings.Contains(h, "://"):
+			return bad("has a scheme: give the host name alone")
+		case strings.ContainsAny(h, "/?#@"):
+			return bad("is not a host name or address: give the host name alone, without path")
+		}
+		if ip := net.ParseIP(strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")); ip != nil {
+			c.Server.AllowedHosts[i] = ip.String()
+			continue
+		}
+		if strings.Contains(h, ":") {
+			return bad("has a port: give the host name alone")
+		}
+		if !validHostName(h) {
+			return bad("is not a host name or address")
+		}
+		c.Server.AllowedHosts[i] = strings.ToLower(h)
+	}
+	return nil
+}
+
+// validHostName reports whether h is a DNS name: dot-separated labels of letters,
+// digits, '-' and '_', with an optional trailing dot.
+func validHostName(h string) bool {
+	h = strings.TrimSuffix(h, ".")
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(h, ".") {
+		if label == "" || len(label) > 63 {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -45,10 +45,10 @@ func TestPrecedence(t *testing.T) {
 			wantPort: 9002, wantSource: SourceFile, wantLevel: "warning"},
 		{name: "flag over file and env", file: "[server]\nport = 9002\n",
 			env:      map[string]string{"VPO_SERVER_PORT": "9001"},
-			flags:    Flags{Port: ptr(9003), LogLevel: ptr("error")},
+			flags:    Flags{Values: map[string]string{"server.port": "9003", "logging.level": "error"}},
 			wantPort: 9003, wantSource: SourceFlag, wantLevel: "error"},
 		{name: "flag over env without file", env: map[string]string{"VPO_SERVER_PORT": "9001"},
-			flags: Flags{Port: ptr(9003)}, wantPort: 9003, wantSource: SourceFlag, wantLevel: "info"},
+			flags: Flags{Values: map[string]string{"server.port": "9003"}}, wantPort: 9003, wantSource: SourceFlag, wantLevel: "info"},
 		{name: "empty env is unset", env: map[string]string{"VPO_SERVER_PORT": ""},
 			wantPort: 8321, wantSource: SourceDefault, wantLevel: "info"},
 	}
@@ -91,15 +91,22 @@ func TestEveryEnvVar(t *testing.T) {
 		"VPO_JOBS_WORKERS":            "3",
 		"VPO_LOG_JOURNAL":             "off",
 		"VPO_AUTH_TOKEN":              "0123456789abcdef0123",
+		"VPO_SERVER_ALLOWED_HOSTS":    "vpo.lan",
+		"VPO_POLICIES_DIR":            "/srv/policies",
+		"VPO_FFMPEG_PATH":             "/opt/ffmpeg",
+		"VPO_MKVMERGE_PATH":           "/opt/mkvmerge",
+		"VPO_MKVPROPEDIT_PATH":        "/opt/mkvpropedit",
 	}
 	cfg, err := Load(Flags{}, Options{Home: home, Getenv: envFrom(env)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := []any{cfg.DatabasePath, cfg.Server.Bind, cfg.Server.Port, cfg.Server.ShutdownTimeout,
-		cfg.Logging.Level, cfg.Logging.Format, cfg.Tools.FFprobe, cfg.Jobs.Workers, cfg.Logging.Journal}
+		cfg.Logging.Level, cfg.Logging.Format, cfg.Tools.FFprobe, cfg.Jobs.Workers, cfg.Logging.Journal,
+		strings.Join(cfg.Server.AllowedHosts, ","), cfg.Policies.Dir, cfg.Tools.FFmpeg, cfg.Tools.MKVMerge, cfg.Tools.MKVPropEdit}
 	want := []any{"/srv/vpo/lib.db", "0.0.0.0", 9100, 12500 * time.Millisecond,
-		"warning", "json", "/opt/ffprobe", 3, "off"}
+		"warning", "json", "/opt/ffprobe", 3, "off",
+		"vpo.lan", "/srv/policies", "/opt/ffmpeg", "/opt/mkvmerge", "/opt/mkvpropedit"}
 	for i := range got {
 		if got[i] != want[i] {
 			t.Errorf("setting %d = %v, want %v", i, got[i], want[i])
@@ -108,6 +115,12 @@ func TestEveryEnvVar(t *testing.T) {
 	for key, src := range cfg.Sources {
 		if src != SourceEnv {
 			t.Errorf("%s source = %s, want env", key, src)
+		}
+	}
+	// Every variable of the table is in this test.
+	for _, name := range EnvVars() {
+		if _, ok := env[name]; !ok && name != ConfigPathEnv && name != "VPO_SERVER_AUTH_TOKEN_FILE" {
+			t.Errorf("%s is not tested here", name)
 		}
 	}
 }

@@ -6,46 +6,102 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
+	"reflect"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/pelletier/go-toml/v2"
 )
 
-// fileConfig mirrors the TOML layout. Pointer fields tell a key that is absent from
-// one that is set to its zero value, so that sources are recorded exactly.
+// fileLayout is the TOML layout, derived from the table of settings: a struct with a
+// field per top-level key and a struct per [table], each setting a pointer field so
+// that a key that is absent is told from one set to its zero value, and sources are
+// recorded exactly.
 //
 // go-toml/v2 is used rather than BurntSushi/toml because its strict mode rejects
 // unknown keys with their line and column, and its decode errors carry positions, so
-// every file error can point at the offending line.
-type fileConfig struct {
-	DatabasePath *string `toml:"database_path"`
-	Server       struct {
-		Bind                 *string  `toml:"bind"`
-		Port                 *int     `toml:"port"`
-		ShutdownTimeout      *float64 `toml:"shutdown_timeout"`
-		AuthTokenFile        *string  `toml:"auth_token_file"`
-		AllowUnauthenticated *bool    `toml:"allow_unauthenticated"`
-	} `toml:"server"`
-	Logging struct {
-		Level   *string `toml:"level"`
-		Format  *string `toml:"format"`
-		Journal *string `toml:"journal"`
-	} `toml:"logging"`
-	Tools struct {
-		FFprobe *string `toml:"ffprobe"`
-	} `toml:"tools"`
-	Jobs struct {
-		Workers      *int     `toml:"workers"`
-		ProbeTimeout *float64 `toml:"probe_timeout"`
-		JobTimeout   *float64 `toml:"job_timeout"`
-		MaxQueued    *int     `toml:"max_queued"`
-	} `toml:"jobs"`
-	Library struct {
-		Roots      *[]string `toml:"roots"`
-		Extensions *[]string `toml:"extensions"`
-	} `toml:"library"`
+// every file error can point at the offending line. Decoding into a struct (built
+// with reflect.StructOf) rather than a map keeps both: the decoder knows each key's
+// type and reports a mismatch where it is.
+type fileLayout struct {
+	typ reflect.Type
+	// index[i] is the field index of specs[i] in typ; nil when it is not in the file.
+	index [][]int
+}
+
+var layout = sync.OnceValue(newFileLayout)
+
+func newFileLayout() fileLayout {
+	// Top-level keys first, then one struct per table in the order the table of
+	// settings first names it.
+	var top []reflect.StructField
+	var sections []string
+	for _, s := range specs {
+		if section, _, nested := strings.Cut(s.Key, "."); nested && !s.NotInFile && !slices.Contains(sections, section) {
+			sections = append(sections, section)
+		}
+	}
+	for _, s := range specs {
+		if !s.NotInFile && !strings.Contains(s.Key, ".") {
+			top = append(top, reflect.StructField{})
+		}
+	}
+	sectionFields := make([][]reflect.StructField, len(sections))
+	l := fileLayout{index: make([][]int, len(specs))}
+	topCount := 0
+	for i, s := range specs {
+		if s.NotInFile {
+			continue
+		}
+		section, name, nested := strings.Cut(s.Key, ".")
+		if !nested {
+			name = s.Key
+		}
+		f := reflect.StructField{
+			Name: "F" + strconv.Itoa(i),
+			Type: fileType(s.Kind),
+			Tag:  reflect.StructTag(`toml:"` + name + `"`),
+		}
+		if !nested {
+			l.index[i] = []int{topCount}
+			top[topCount] = f
+			topCount++
+			continue
+		}
+		n := slices.Index(sections, section)
+		l.index[i] = []int{len(top) + n, len(sectionFields[n])}
+		sectionFields[n] = append(sectionFields[n], f)
+	}
+	for n, section := range sections {
+		top = append(top, reflect.StructField{
+			Name: "S" + strconv.Itoa(n),
+			Type: reflect.StructOf(sectionFields[n]),
+			Tag:  reflect.StructTag(`toml:"` + section + `"`),
+		})
+	}
+	l.typ = reflect.StructOf(top)
+	return l
+}
+
+// fileType is the Go type a setting of kind k decodes into.
+func fileType(k Kind) reflect.Type {
+	switch k {
+	case KindInt, KindPort:
+		return reflect.TypeFor[*int]()
+	case KindSeconds:
+		return reflect.TypeFor[*float64]()
+	case KindBool:
+		return reflect.TypeFor[*bool]()
+	case KindList:
+		return reflect.TypeFor[*[]string]()
+	default:
+		return reflect.TypeFor[*string]()
+	}
 }
 
 // maxConfigSize bounds what is read from a config file; a real one is a few hundred
@@ -62,77 +118,31 @@ func applyFile(cfg *Config, path string, explicit bool) error {
 	}
 	cfg.File = path
 
-	var fc fileConfig
+	l := layout()
+	fc := reflect.New(l.typ)
 	dec := toml.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&fc); err != nil {
+	if err := dec.Decode(fc.Interface()); err != nil {
 		return fileError(path, err)
 	}
-
-	set := func(key string) { cfg.Sources[key] = SourceFile }
-	if fc.DatabasePath != nil {
-		cfg.DatabasePath = *fc.DatabasePath
-		set("database_path")
-	}
-	if v := fc.Server.Bind; v != nil {
-		cfg.Server.Bind = *v
-		set("server.bind")
-	}
-	if v := fc.Server.Port; v != nil {
-		cfg.Server.Port = *v
-		set("server.port")
-	}
-	if v := fc.Server.ShutdownTimeout; v != nil {
-		cfg.Server.ShutdownTimeout = secondsToDuration(*v)
-		set("server.shutdown_timeout")
-	}
-	if v := fc.Server.AuthTokenFile; v != nil {
-		cfg.Server.AuthTokenFile = *v
-		set("server.auth_token_file")
-	}
-	if v := fc.Server.AllowUnauthenticated; v != nil {
-		cfg.Server.AllowUnauthenticated = *v
-		set("server.allow_unauthenticated")
-	}
-	if v := fc.Logging.Level; v != nil {
-		cfg.Logging.Level = *v
-		set("logging.level")
-	}
-	if v := fc.Logging.Format; v != nil {
-		cfg.Logging.Format = *v
-		set("logging.format")
-	}
-	if v := fc.Logging.Journal; v != nil {
-		cfg.Logging.Journal = *v
-		set("logging.journal")
-	}
-	if v := fc.Tools.FFprobe; v != nil {
-		cfg.Tools.FFprobe = *v
-		set("tools.ffprobe")
-	}
-	if v := fc.Jobs.Workers; v != nil {
-		cfg.Jobs.Workers = *v
-		set("jobs.workers")
-	}
-	if v := fc.Jobs.ProbeTimeout; v != nil {
-		cfg.Jobs.ProbeTimeout = secondsToDuration(*v)
-		set("jobs.probe_timeout")
-	}
-	if v := fc.Jobs.JobTimeout; v != nil {
-		cfg.Jobs.JobTimeout = secondsToDuration(*v)
-		set("jobs.job_timeout")
-	}
-	if v := fc.Jobs.MaxQueued; v != nil {
-		cfg.Jobs.MaxQueued = *v
-		set("jobs.max_queued")
-	}
-	if v := fc.Library.Roots; v != nil {
-		cfg.Library.Roots = append([]string(nil), (*v)...)
-		set("library.roots")
-	}
-	if v := fc.Library.Extensions; v != nil {
-		cfg.Library.Extensions = append([]string(nil), (*v)...)
-		set("library.extensions")
+	for i, idx := range l.index {
+		if idx == nil {
+			continue
+		}
+		f := fc.Elem().FieldByIndex(idx)
+		if f.IsNil() {
+			continue
+		}
+		s := &specs[i]
+		v := f.Elem().Interface()
+		if secs, ok := v.(float64); ok {
+			if math.IsNaN(secs) {
+				return &Error{Origin: path, Key: s.Key, Msg: "nan is not a number of seconds"}
+			}
+			v = secondsToDuration(secs)
+		}
+		s.set(cfg, v)
+		cfg.Sources[s.Key] = SourceFile
 	}
 	return nil
 }
