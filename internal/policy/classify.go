@@ -1,10 +1,6 @@
 package policy
 
-import (
-	"regexp"
-	"strings"
-	"sync"
-)
+import "regexp"
 
 // Class is a track's classification. The values are the slot names of
 // track_order.
@@ -91,41 +87,6 @@ func (e *PatternError) Error() string {
 }
 
 func (e *PatternError) Unwrap() error { return e.Err }
-
-// classifierCache holds one compiled Classifier per distinct configuration,
-// so that evaluating a policy over a library compiles its patterns once.
-var classifierCache sync.Map // string -> *Classifier
-
-func cachedClassifier(patterns, audioLanguages, subtitleLanguages []string) (*Classifier, error) {
-	var b strings.Builder
-	if patterns == nil {
-		b.WriteString("\x00default")
-	}
-	for _, p := range patterns {
-		b.WriteString(p)
-		b.WriteByte(0)
-	}
-	b.WriteByte(1)
-	for _, l := range audioLanguages {
-		b.WriteString(l)
-		b.WriteByte(0)
-	}
-	b.WriteByte(1)
-	for _, l := range subtitleLanguages {
-		b.WriteString(l)
-		b.WriteByte(0)
-	}
-	key := b.String()
-	if c, ok := classifierCache.Load(key); ok {
-		return c.(*Classifier), nil
-	}
-	c, err := NewClassifier(patterns, audioLanguages, subtitleLanguages)
-	if err != nil {
-		return nil, err
-	}
-	classifierCache.Store(key, c)
-	return c, nil
-}
 
 // IsCommentary reports whether a title marks a commentary track: a
 // commentary pattern matches what is left of the title once the phrases

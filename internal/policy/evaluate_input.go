@@ -90,10 +90,9 @@ func FileInfoFromProbe(path string, size int64, r probe.Result) FileInfo {
 	return f
 }
 
-// Container kinds returned by [ContainerKind].
 const (
-	ContainerMKV = "mkv"
-	ContainerMP4 = "mp4"
+	kindMKV = string(ContainerMKV)
+	kindMP4 = string(ContainerMP4)
 )
 
 // ContainerKind reduces an ffprobe format name or a policy's container
@@ -103,9 +102,9 @@ func ContainerKind(format string) string {
 	f := strings.ToLower(strings.TrimSpace(format))
 	switch {
 	case f == "mkv" || strings.Contains(f, "matroska") || f == "webm":
-		return ContainerMKV
+		return kindMKV
 	case f == "mp4" || f == "m4v" || f == "mov" || strings.Contains(f, "mp4"):
-		return ContainerMP4
+		return kindMP4
 	}
 	return f
 }
