@@ -30,7 +30,8 @@ func (p *Plan) WriteText(w io.Writer) error {
 	for i, t := range result.Tracks {
 		after[t.ID] = i
 	}
-	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	var table strings.Builder
+	tw := tabwriter.NewWriter(&table, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  ID\tTYPE\tCODEC\tLANG\tTITLE\tFLAGS\t→\tPOS\tLANG\tTITLE\tFLAGS")
 	for i, t := range p.File.Tracks {
 		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\t→\t", t.ID, t.Type, dash(t.Codec), dash(t.Language), dash(clip(t.Title)), flagText(t))
@@ -48,6 +49,12 @@ func (p *Plan) WriteText(w io.Writer) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	for _, line := range strings.SplitAfter(table.String(), "\n") {
+		if line != "" {
+			b.WriteString(strings.TrimRight(line, " \n"))
+			b.WriteByte('\n')
+		}
 	}
 	if result.Container != p.File.Container {
 		fmt.Fprintf(&b, "  container: %s → %s\n", ContainerKind(p.File.Container), result.Container)
