@@ -9,7 +9,9 @@ import (
 // Test helpers: tracks and policies built in code, with the loader's
 // defaults filled in as the loader would.
 
-func vid(id int) Track { return Track{ID: id, Type: TypeVideo, Codec: "h264", Width: 1920, Height: 1080} }
+func vid(id int) Track {
+	return Track{ID: id, Type: TypeVideo, Codec: "h264", Width: 1920, Height: 1080}
+}
 
 func aud(id int, lang, title string) Track {
 	return Track{ID: id, Type: TypeAudio, Codec: "aac", Language: lang, Title: title, Channels: 2}

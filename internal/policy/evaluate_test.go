@@ -255,7 +255,7 @@ func TestEvaluate(t *testing.T) {
 			want:   "0v-D 2a-jpn-D",
 		},
 		{
-			name: "reordering needs Matroska",
+			name:   "reordering needs Matroska",
 			policy: testPolicy(Phase{Name: "order", TrackOrder: defaultOrder()}),
 			file: FileInfo{Path: "/x/film.mp4", Container: "mov,mp4,m4a,3gp,3g2,mj2",
 				Tracks: []Track{aud(0, "eng", ""), vid(1)}},
