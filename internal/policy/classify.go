@@ -1,6 +1,10 @@
 package policy
 
-import "regexp"
+import (
+	"regexp"
+	"sync"
+	"sync/atomic"
+)
 
 // Class is a track's classification. The values are the slot names of
 // track_order.
@@ -52,6 +56,37 @@ type Classifier struct {
 	commentary []*regexp.Regexp
 	audioPrefs []string // normalized
 	subPrefs   []string // normalized
+
+	// titles caches what the title regexes say about a title: a library
+	// repeats the same few titles ("", "Commentary", "SDH") over and over,
+	// and matching them is most of an evaluation's cost. Bounded so that a
+	// library of unique titles cannot grow it without limit.
+	titles     sync.Map // string -> titleInfo
+	titleCount atomic.Int64
+}
+
+// maxCachedTitles bounds Classifier.titles.
+const maxCachedTitles = 1 << 14
+
+// titleInfo is what a title says about its track.
+type titleInfo struct {
+	sfx, music, commentary bool
+}
+
+func (c *Classifier) title(title string) titleInfo {
+	if title == "" {
+		return titleInfo{}
+	}
+	if v, ok := c.titles.Load(title); ok {
+		return v.(titleInfo)
+	}
+	ti := titleInfo{sfx: IsSFXTitle(title), music: IsMusicTitle(title), commentary: c.isCommentary(title)}
+	if c.titleCount.Load() < maxCachedTitles {
+		if _, loaded := c.titles.LoadOrStore(title, ti); !loaded {
+			c.titleCount.Add(1)
+		}
+	}
+	return ti
 }
 
 // NewClassifier compiles the commentary patterns (case-insensitive, Go RE2
@@ -93,9 +128,10 @@ func (e *PatternError) Unwrap() error { return e.Err }
 // that deny commentary ("No commentary", "Commentary-free", "Director's
 // Cut") are cut out. An empty title is never commentary.
 func (c *Classifier) IsCommentary(title string) bool {
-	if title == "" {
-		return false
-	}
+	return c.title(title).commentary
+}
+
+func (c *Classifier) isCommentary(title string) bool {
 	rest := title
 	if notCommentary.MatchString(title) {
 		rest = notCommentary.ReplaceAllString(title, " ")
@@ -138,12 +174,13 @@ func (c *Classifier) Classify(t Track) Class {
 	case TypeVideo:
 		return ClassVideo
 	case TypeAudio:
+		ti := c.title(t.Title)
 		switch {
-		case IsSFXTitle(t.Title):
+		case ti.sfx:
 			return ClassAudioSFX
-		case IsMusicTitle(t.Title):
+		case ti.music:
 			return ClassAudioMusic
-		case c.IsCommentary(t.Title):
+		case ti.commentary:
 			return ClassAudioCommentary
 		}
 		lang := NormalizeLanguage(t.Language)
@@ -155,7 +192,7 @@ func (c *Classifier) Classify(t Track) Class {
 		}
 		return ClassAudioAlternate
 	case TypeSubtitle:
-		if c.IsCommentary(t.Title) {
+		if c.title(t.Title).commentary {
 			return ClassSubtitleCommentary
 		}
 		if t.Forced {

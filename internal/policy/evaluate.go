@@ -105,8 +105,32 @@ type phaseEval struct {
 	ph   *evalPhase
 	file FileInfo
 	pp   *PhasePlan
-	// removed collects the reasons for removals, by track ID.
-	removed map[int]string
+	// removed collects the reasons for removals.
+	removed []removal
+}
+
+// removal is a track the filters remove and why.
+type removal struct {
+	id     int
+	reason string
+}
+
+func reasonOf(rs []removal, id int) string {
+	for _, r := range rs {
+		if r.id == id {
+			return r.reason
+		}
+	}
+	return ""
+}
+
+func isRemoved(rs []removal, id int) bool {
+	for _, r := range rs {
+		if r.id == id {
+			return true
+		}
+	}
+	return false
 }
 
 func (ev *phaseEval) warn(format string, args ...any) {
@@ -217,9 +241,10 @@ func isDialog(c Class) bool { return c == ClassAudioMain || c == ClassAudioAlter
 // state after the actions.
 func (ev *phaseEval) filter(in, tracks []Track) ([]Track, error) {
 	ph := ev.ph
-	remove := make(map[int]string)
+	var remove []removal
 	if ka := ph.keepAudio; ka != nil {
-		if err := ev.filterAudio(ka, tracks, remove); err != nil {
+		var err error
+		if remove, err = ev.filterAudio(ka, tracks, remove); err != nil {
 			return nil, err
 		}
 	}
@@ -230,7 +255,7 @@ func (ev *phaseEval) filter(in, tracks []Track) ([]Track, error) {
 			}
 			switch {
 			case ks.removeAll:
-				remove[t.ID] = "keep_subtitles: remove_all"
+				remove = append(remove, removal{t.ID, "keep_subtitles: remove_all"})
 			case ks.preserveForced && t.Forced:
 				// kept
 			case ks.languages == nil:
@@ -238,7 +263,7 @@ func (ev *phaseEval) filter(in, tracks []Track) ([]Track, error) {
 			default:
 				lang := NormalizeLanguage(t.Language)
 				if languageRank(lang, ks.languages) == len(ks.languages) {
-					remove[t.ID] = "keep_subtitles: language " + lang + " not in languages"
+					remove = append(remove, removal{t.ID, "keep_subtitles: language " + lang + " not in languages"})
 					ev.warnSpecialLanguage(t, lang, "keep_subtitles")
 					if ks.preserveForced && ev.wasForced(in, t.ID) {
 						ev.warn("track %d (subtitle) was forced, but subtitle_actions.clear_all_forced ran first, so preserve_forced did not keep it", t.ID)
@@ -251,7 +276,7 @@ func (ev *phaseEval) filter(in, tracks []Track) ([]Track, error) {
 		styled := false
 		for _, t := range tracks {
 			if t.Type == TypeSubtitle && isStyledSubtitle(t.Codec) {
-				if _, gone := remove[t.ID]; !gone {
+				if !isRemoved(remove, t.ID) {
 					styled = true
 				}
 			}
@@ -260,7 +285,7 @@ func (ev *phaseEval) filter(in, tracks []Track) ([]Track, error) {
 			if t.Type != TypeAttachment {
 				continue
 			}
-			remove[t.ID] = "filter_attachments: remove_all"
+			remove = append(remove, removal{t.ID, "filter_attachments: remove_all"})
 			if styled && isFontAttachment(t.Codec) {
 				ev.warn("track %d is a font and ASS/SSA subtitles remain: removing it may change how they look", t.ID)
 			}
@@ -272,7 +297,7 @@ func (ev *phaseEval) filter(in, tracks []Track) ([]Track, error) {
 	ev.removed = remove
 	kept := tracks[:0:0]
 	for _, t := range tracks {
-		if _, gone := remove[t.ID]; !gone {
+		if !isRemoved(remove, t.ID) {
 			kept = append(kept, t)
 		}
 	}
@@ -300,7 +325,7 @@ func (ev *phaseEval) warnSpecialLanguage(t Track, lang, op string) {
 	}
 }
 
-func (ev *phaseEval) filterAudio(ka *keepAudioSpec, tracks []Track, remove map[int]string) error {
+func (ev *phaseEval) filterAudio(ka *keepAudioSpec, tracks []Track, remove []removal) ([]removal, error) {
 	cls := ev.sp.classifier
 	var audio []Track
 	var classes []Class
@@ -314,7 +339,7 @@ func (ev *phaseEval) filterAudio(ka *keepAudioSpec, tracks []Track, remove map[i
 		}
 	}
 	if len(audio) == 0 {
-		return nil
+		return remove, nil
 	}
 	reason := make([]string, len(audio)) // "" = kept
 	for i, t := range audio {
@@ -393,17 +418,17 @@ func (ev *phaseEval) filterAudio(ka *keepAudioSpec, tracks []Track, remove map[i
 			for _, t := range audio {
 				langs = append(langs, NormalizeLanguage(t.Language))
 			}
-			return fmt.Errorf("keep_audio: %d audio track(s) would remain, minimum is %d (file has %s; keep %s) and fallback is error",
+			return nil, fmt.Errorf("keep_audio: %d audio track(s) would remain, minimum is %d (file has %s; keep %s) and fallback is error",
 				keptCount, ka.minimum, strings.Join(langs, ", "), strings.Join(ka.languages, ", "))
 		}
 	}
 	for i, t := range audio {
 		if reason[i] != "" {
-			remove[t.ID] = reason[i]
+			remove = append(remove, removal{t.ID, reason[i]})
 			ev.warnSpecialLanguage(t, NormalizeLanguage(t.Language), "keep_audio")
 		}
 	}
-	return nil
+	return remove, nil
 }
 
 func isStyledSubtitle(codec string) bool {

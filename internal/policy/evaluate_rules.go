@@ -239,7 +239,12 @@ func languageSuffix(lang string) string {
 }
 
 func (ev *phaseEval) expand(msg, rule string) string {
-	return strings.NewReplacer("{filename}", filepath.Base(ev.file.Path), "{path}", ev.file.Path, "{rule_name}", rule).Replace(msg)
+	if !strings.Contains(msg, "{") {
+		return msg
+	}
+	msg = strings.ReplaceAll(msg, "{filename}", filepath.Base(ev.file.Path))
+	msg = strings.ReplaceAll(msg, "{path}", ev.file.Path)
+	return strings.ReplaceAll(msg, "{rule_name}", rule)
 }
 
 // Resolution labels of skip_when, by height.
@@ -342,34 +347,36 @@ func skipWhenMatches(sw *skipWhenSpec, f FileInfo, tracks []Track, container str
 }
 
 // diffPhase fills the removals, order and changes that turn in into out.
-func diffPhase(pp *PhasePlan, in, out []Track, reasons map[int]string) {
-	pos := make(map[int]int, len(out))
-	for i, t := range out {
-		pos[t.ID] = i
+// Files have few tracks, so linear searches beat maps here.
+func diffPhase(pp *PhasePlan, in, out []Track, removed []removal) {
+	indexOf := func(ts []Track, id int) int {
+		for i := range ts {
+			if ts[i].ID == id {
+				return i
+			}
+		}
+		return -1
 	}
-	kept := make([]int, 0, len(out))
+	k := 0 // position in out of the next kept track, if the order is kept
+	reordered := false
 	for _, t := range in {
-		if _, ok := pos[t.ID]; ok {
-			kept = append(kept, t.ID)
+		if indexOf(out, t.ID) < 0 {
+			pp.Removals = append(pp.Removals, Removal{Track: t.ID, Reason: reasonOf(removed, t.ID)})
 			continue
 		}
-		pp.Removals = append(pp.Removals, Removal{Track: t.ID, Reason: reasons[t.ID]})
+		if out[k].ID != t.ID {
+			reordered = true
+		}
+		k++
 	}
-	for i, t := range out {
-		if kept[i] != t.ID {
-			pp.Order = make([]int, len(out))
-			for j, o := range out {
-				pp.Order[j] = o.ID
-			}
-			break
+	if reordered {
+		pp.Order = make([]int, len(out))
+		for j, o := range out {
+			pp.Order[j] = o.ID
 		}
 	}
-	before := make(map[int]*Track, len(in))
-	for i := range in {
-		before[in[i].ID] = &in[i]
-	}
 	for _, t := range out {
-		b := before[t.ID]
+		b := &in[indexOf(in, t.ID)]
 		if b.Default != t.Default {
 			pp.Changes = append(pp.Changes, Change{Track: t.ID, Field: FieldDefault, From: b.Default, To: t.Default})
 		}
