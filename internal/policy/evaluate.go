@@ -18,6 +18,16 @@ const (
 // policy and a file.
 func evaluateSpec(sp *evalPolicy, f FileInfo) Plan {
 	plan := Plan{Policy: sp.name, File: f, Phases: make([]PhasePlan, 0, len(sp.phases))}
+	if id, dup := duplicateID(f.Tracks); dup {
+		// Two tracks with one ID cannot be told apart: editing "track N"
+		// could edit the wrong one. Refuse the file.
+		plan.Stopped = true
+		for i := range sp.phases {
+			plan.Phases = append(plan.Phases, PhasePlan{Name: sp.phases[i].name, Status: PhaseFailed,
+				Errors: []string{fmt.Sprintf("two tracks have the ID %d; re-probe the file", id)}})
+		}
+		return plan
+	}
 	tracks := slices.Clone(f.Tracks)
 	container := ContainerKind(f.Container)
 	outcomes := make(map[string]string, len(sp.phases))
@@ -73,6 +83,17 @@ func evaluateSpec(sp *evalPolicy, f FileInfo) Plan {
 	return plan
 }
 
+func duplicateID(tracks []Track) (int, bool) {
+	for i := range tracks {
+		for j := i + 1; j < len(tracks); j++ {
+			if tracks[i].ID == tracks[j].ID {
+				return tracks[i].ID, true
+			}
+		}
+	}
+	return 0, false
+}
+
 // phaseSkipReason applies depends_on, skip_when and run_if, in that order
 // (the original's order), and says why the phase does not run, or "".
 func phaseSkipReason(ph *evalPhase, f FileInfo, tracks []Track, container string, outcomes map[string]string, modified map[string]bool) string {
@@ -92,9 +113,6 @@ func phaseSkipReason(ph *evalPhase, f FileInfo, tracks []Track, container string
 	}
 	if ph.runIfModified != "" && !modified[ph.runIfModified] {
 		return "run_if: phase " + ph.runIfModified + " made no modification"
-	}
-	if ph.runIfCompleted != "" && outcomes[ph.runIfCompleted] != outcomeCompleted {
-		return "run_if: phase " + ph.runIfCompleted + " did not complete"
 	}
 	return ""
 }

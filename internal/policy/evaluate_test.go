@@ -323,6 +323,14 @@ func TestPlanNamesTracksByIdentity(t *testing.T) {
 	}
 }
 
+func TestDuplicateTrackIDsRefused(t *testing.T) {
+	p := testPolicy(Phase{Name: "flags", DefaultFlags: defaultFlags()})
+	plan := Evaluate(p, mkvFile(vid(0), aud(1, "eng", ""), def(aud(1, "jpn", ""))))
+	if !plan.Stopped || plan.Changed() || len(plan.Phases) != 1 || plan.Phases[0].Errors[0] != "two tracks have the ID 1; re-probe the file" {
+		t.Errorf("plan = %+v", plan)
+	}
+}
+
 func TestPhaseControl(t *testing.T) {
 	file := mkvFile(def(vid(0)), def(aud(1, "eng", "")), aud(2, "jpn", ""))
 	tests := []struct {
