@@ -217,16 +217,33 @@ func (ev *phaseEval) pass(in []Track, container string, noFilter bool) ([]Track,
 		}
 	}
 
-	// 6. Rules.
+	// 6. Rules. When they change a forced flag or a language, the track
+	// may belong in another slot: order again (flags stay as the rules
+	// left them).
 	skipFilter := false
 	if ph.rules != nil {
+		before := slices.Clone(tracks)
 		var err error
 		skipFilter, err = ev.rules(tracks)
 		if err != nil {
 			return nil, "", false, err
 		}
+		if ph.trackOrder != nil && classFieldsChanged(before, tracks) {
+			tracks = ev.order(tracks, container)
+		}
 	}
 	return tracks, container, skipFilter && !noFilter, nil
+}
+
+// classFieldsChanged reports whether a forced flag or a language differs
+// between two versions of the same track list.
+func classFieldsChanged(a, b []Track) bool {
+	for i := range a {
+		if a[i].Forced != b[i].Forced || a[i].Language != b[i].Language {
+			return true
+		}
+	}
+	return false
 }
 
 func applyActions(tracks []Track, typ string, a *trackActions) {
@@ -530,19 +547,23 @@ func mp4Compatible(t Track) bool {
 }
 
 // order sorts tracks by track_order slot, then (for audio_main and
-// subtitle_main) by language preference, then by their current position.
+// subtitle_main) by language preference, then by original index (the ID:
+// the ffprobe stream index). Sorting on identity rather than on the current
+// position makes the order a function of the tracks alone, so that a phase
+// that moves a track to another slot (a forced flag set, cleared by an
+// earlier phase, set again) lands on the same order every time.
 // Classes not named in track_order go last. Reordering needs a Matroska
 // file; in any other container the phase warns and keeps the order.
 func (ev *phaseEval) order(tracks []Track, container string) []Track {
 	slots := ev.ph.trackOrder
 	cls := ev.sp.classifier
 	type keyed struct {
-		slot, lang, pos int
+		slot, lang, id int
 	}
 	keys := make([]keyed, len(tracks))
 	for i, t := range tracks {
 		c := cls.Classify(t)
-		k := keyed{slot: len(slots), lang: 1 << 20, pos: i}
+		k := keyed{slot: len(slots), lang: 1 << 20, id: t.ID}
 		for s, sc := range slots {
 			if sc == c {
 				k.slot = s
@@ -569,7 +590,7 @@ func (ev *phaseEval) order(tracks []Track, container string) []Track {
 		if ka.lang != kb.lang {
 			return ka.lang - kb.lang
 		}
-		return ka.pos - kb.pos
+		return ka.id - kb.id
 	})
 	if slices.IsSorted(idx) {
 		return tracks

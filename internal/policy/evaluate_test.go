@@ -203,7 +203,7 @@ func TestEvaluate(t *testing.T) {
 			want:   "0v 1a-ger 2a-ger 3a-ger",
 		},
 		{
-			name: "order: slot, then language preference, then original position",
+			name: "order: slot, then language preference, then original index",
 			policy: func() *Policy {
 				p := testPolicy(Phase{Name: "order", TrackOrder: defaultOrder()})
 				p.Config.AudioLanguages = []string{"jpn", "eng"}
@@ -535,6 +535,20 @@ func TestContainer(t *testing.T) {
 			}
 			mustIdempotent(t, p, plan)
 		})
+	}
+}
+
+// TestChangedIsNet: a phase that clears what a later phase sets again
+// modifies the file in between (for run_if), but the plan does not change
+// the file.
+func TestChangedIsNet(t *testing.T) {
+	p := testPolicy(Phase{Name: "clear", AudioActions: &TrackActions{ClearAllDefault: true}}, Phase{Name: "set", DefaultFlags: defaultFlags()})
+	plan := Evaluate(p, mkvFile(def(vid(0)), def(aud(1, "eng", ""))))
+	if !plan.Phases[0].Modifies() || !plan.Phases[1].Modifies() {
+		t.Errorf("each phase modifies: %+v", plan.Phases)
+	}
+	if plan.Changed() || !plan.Conformant() {
+		t.Errorf("changed = %v, conformant = %v; the file ends as it started", plan.Changed(), plan.Conformant())
 	}
 }
 

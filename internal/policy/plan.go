@@ -104,17 +104,27 @@ func (pp *PhasePlan) Modifies() bool {
 	return len(pp.Removals) > 0 || pp.Order != nil || len(pp.Changes) > 0 || pp.Container != nil
 }
 
-// Changed reports whether applying the plan would change the file.
+// Changed reports whether applying the plan would change the file: whether
+// its result differs from its input. This is the net effect: a phase that
+// clears the default flags a later phase sets again modifies the file in
+// between (which matters to run_if), but a file that ends as it started is
+// not changed.
 func (p *Plan) Changed() bool {
 	if p.Stopped {
 		return false
 	}
+	modifies := false
 	for i := range p.Phases {
 		if p.Phases[i].Modifies() {
-			return true
+			modifies = true
+			break
 		}
 	}
-	return false
+	if !modifies {
+		return false
+	}
+	r := p.Result()
+	return ContainerKind(r.Container) != ContainerKind(p.File.Container) || !slices.Equal(r.Tracks, p.File.Tracks)
 }
 
 // HasErrors reports whether a phase failed.
