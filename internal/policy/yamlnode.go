@@ -403,7 +403,7 @@ func (d *decoder) compileRegexp(n *yaml.Node, p, pattern string) *regexp.Regexp 
 		msg := err.Error()
 		var e *syntax.Error
 		if errors.As(err, &e) {
-			msg = string(e.Code) + ": " + e.Expr
+			msg = string(e.Code) + ": `" + e.Expr + "`"
 		}
 		d.errAt(n, p, "bad regular expression: %s", msg)
 		return nil
