@@ -251,10 +251,14 @@ func TestParseErrors(t *testing.T) {
 		}},
 		{"no phases", "schema_version: 13\nphases: []\n", []string{"t.yaml:2:9: phases: must have at least one phase"}},
 		{"unknown keys everywhere", head + "    audio_filter: {languages: [eng]}\n    conditional: []\nconfig:\n  audio_langs: [eng]\nextra: 1\n", []string{
-			"t.yaml:4:5: phases[0].audio_filter: unknown key",
-			"t.yaml:5:5: phases[0].conditional: unknown key",
+			"t.yaml:4:5: phases[0].audio_filter: unknown key (V13 calls it keep_audio)",
+			"t.yaml:5:5: phases[0].conditional: unknown key (V13 calls it rules)",
 			"t.yaml:7:3: config.audio_langs: unknown key",
 			"t.yaml:8:1: extra: unknown key",
+		}},
+		{"misspelt keys", head + "    keep_audios: {languages: [eng]}\n    default_flags: {clear_other_default: true}\n", []string{
+			"t.yaml:4:5: phases[0].keep_audios: unknown key (did you mean keep_audio?)",
+			"t.yaml:5:21: phases[0].default_flags.clear_other_default: unknown key (did you mean clear_other_defaults?)",
 		}},
 		{"duplicate key", head + "    name: q\n", []string{"t.yaml:4:5: phases[0].name: duplicate key"}},
 		{"minimum", "schema_version: 13\nphases:\n  - name: a\n  - name: b\n    keep_audio:\n      languages: [eng]\n      minimum: 0\n", []string{
@@ -403,8 +407,8 @@ func TestEffectiveYAMLRoundTrip(t *testing.T) {
 				t.Errorf("show is not stable:\n%s\n---\n%s", out, out2)
 			}
 			p.File, p.SHA256, q.File, q.SHA256 = "", "", "", ""
-			if !reflect.DeepEqual(p.Phases, q.Phases) && name == "minimal.yaml" {
-				t.Errorf("phases differ after round trip")
+			if !reflect.DeepEqual(p, q) {
+				t.Errorf("policy differs after the round trip:\n%+v\n%+v", p, q)
 			}
 			for _, want := range []string{"on_error: continue", "minimum: 1", "keep_music_tracks: true", "audio description"} {
 				if name == "minimal.yaml" && !strings.Contains(string(out), want) {
@@ -511,5 +515,41 @@ func TestParseLimits(t *testing.T) {
 		return strings.HasPrefix(e.Msg, "document too large (more than 200000 nodes")
 	}) {
 		t.Errorf("alias bomb error = %v", err)
+	}
+}
+
+// TestDocExamples keeps every YAML example of docs/policies.md valid: a
+// full policy as it is, a phase or an operation inside a policy after a
+// phase named first.
+func TestDocExamples(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "policies.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := strings.Split(string(doc), "```yaml\n")[1:]
+	if len(blocks) < 10 {
+		t.Fatalf("found %d YAML examples in docs/policies.md, want at least 10", len(blocks))
+	}
+	indent := func(s, by string) string {
+		lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+		for i := range lines {
+			lines[i] = by + lines[i]
+		}
+		return strings.Join(lines, "\n") + "\n"
+	}
+	for i, b := range blocks {
+		b, _, _ = strings.Cut(b, "```")
+		var policy string
+		switch {
+		case strings.HasPrefix(b, "schema_version:"):
+			policy = b
+		case strings.HasPrefix(b, "- name:"):
+			policy = "schema_version: 13\nphases:\n  - name: first\n" + indent(b, "  ")
+		default:
+			policy = "schema_version: 13\nphases:\n  - name: first\n  - name: example\n" + indent(b, "    ")
+		}
+		if _, err := Parse(fmt.Sprintf("example-%d.yaml", i+1), []byte(policy)); err != nil {
+			t.Errorf("example %d of docs/policies.md is not valid: %v\n%s", i+1, err, b)
+		}
 	}
 }
