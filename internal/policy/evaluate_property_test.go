@@ -133,7 +133,7 @@ func TestEvaluateProperties(t *testing.T) {
 	policies := propertyPolicies()
 	for _, seed := range []uint64{1, 2, 3} {
 		r := rand.New(rand.NewPCG(seed, 0x5eed))
-		files := make([]FileInfo, 400)
+		files := make([]FileInfo, 250)
 		for i := range files {
 			files[i] = genFile(r)
 		}
