@@ -21,7 +21,6 @@ func evaluateSpec(sp *evalPolicy, f FileInfo) Plan {
 	if id, dup := duplicateID(f.Tracks); dup {
 		// Two tracks with one ID cannot be told apart: editing "track N"
 		// could edit the wrong one. Refuse the file.
-		plan.Stopped = true
 		for i := range sp.phases {
 			plan.Phases = append(plan.Phases, PhasePlan{Name: sp.phases[i].name, Status: PhaseFailed,
 				Errors: []string{fmt.Sprintf("two tracks have the ID %d; re-probe the file", id)}})

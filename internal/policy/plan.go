@@ -40,8 +40,9 @@ type Plan struct {
 	File FileInfo `json:"file"`
 	// Phases has one entry per policy phase, in policy order.
 	Phases []PhasePlan `json:"phases"`
-	// Stopped is set when a phase failed with on_error: fail: the file
-	// must not be changed at all, and a batch run stops.
+	// Stopped is set when a phase failed with on_error: fail: the later
+	// phases do not run and a batch run stops after this file. As in the
+	// original, the phases before the failed one still apply.
 	Stopped bool `json:"stopped,omitempty"`
 }
 
@@ -110,9 +111,6 @@ func (pp *PhasePlan) Modifies() bool {
 // between (which matters to run_if), but a file that ends as it started is
 // not changed.
 func (p *Plan) Changed() bool {
-	if p.Stopped {
-		return false
-	}
 	modifies := false
 	for i := range p.Phases {
 		if p.Phases[i].Modifies() {
@@ -156,13 +154,10 @@ func (p *Plan) Conformant() bool {
 }
 
 // Result returns the file as the plan leaves it: its tracks after every
-// phase, and its container. A stopped plan leaves the file as it is.
+// phase that ran, and its container.
 func (p *Plan) Result() FileInfo {
 	out := p.File
 	out.Tracks = slices.Clone(p.File.Tracks)
-	if p.Stopped {
-		return out
-	}
 	for i := range p.Phases {
 		// The plan was built by Evaluate, so applying it cannot fail.
 		tracks, container, err := applyPhase(out.Tracks, out.Container, &p.Phases[i])
@@ -184,9 +179,6 @@ var ErrPlanMismatch = errors.New("plan does not match the tracks")
 func Apply(tracks []Track, p *Plan) ([]Track, error) {
 	out := slices.Clone(tracks)
 	container := p.File.Container
-	if p.Stopped {
-		return out, nil
-	}
 	for i := range p.Phases {
 		var err error
 		out, container, err = applyPhase(out, container, &p.Phases[i])
