@@ -150,8 +150,12 @@ func isRemoved(rs []removal, id int) bool {
 	return false
 }
 
+// warn adds a warning once: order and flags may run twice in a phase.
 func (ev *phaseEval) warn(format string, args ...any) {
-	ev.pp.Warnings = append(ev.pp.Warnings, fmt.Sprintf(format, args...))
+	w := fmt.Sprintf(format, args...)
+	if !slices.Contains(ev.pp.Warnings, w) {
+		ev.pp.Warnings = append(ev.pp.Warnings, w)
+	}
 }
 
 // run applies the phase's operations in order: actions, filters,
