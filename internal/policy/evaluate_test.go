@@ -75,7 +75,7 @@ func TestEvaluate(t *testing.T) {
 					!strings.Contains(ph.Errors[0], "keep_audio: 0 audio track(s) would remain, minimum is 1") {
 					t.Errorf("phase = %+v", ph)
 				}
-				if p.Conformant() || !p.HasErrors() {
+				if p.Conformant() || !p.HasErrors() || p.Outcome() != OutcomeError {
 					t.Error("a failed phase is not conformant")
 				}
 			},
@@ -548,7 +548,7 @@ func TestChangedIsNet(t *testing.T) {
 	if !plan.Phases[0].Modifies() || !plan.Phases[1].Modifies() {
 		t.Errorf("each phase modifies: %+v", plan.Phases)
 	}
-	if plan.Changed() || !plan.Conformant() {
+	if plan.Changed() || !plan.Conformant() || plan.Outcome() != OutcomeConformant {
 		t.Errorf("changed = %v, conformant = %v; the file ends as it started", plan.Changed(), plan.Conformant())
 	}
 }
@@ -559,8 +559,8 @@ func TestUnsupportedListed(t *testing.T) {
 	if got := plan.Phases[0].Unsupported; !reflect.DeepEqual(got, []string{"transcode: not supported by this vpo"}) {
 		t.Errorf("unsupported = %q", got)
 	}
-	if plan.Conformant() || plan.Changed() || !plan.HasUnsupported() {
-		t.Errorf("conformant=%v changed=%v", plan.Conformant(), plan.Changed())
+	if plan.Conformant() || plan.Changed() || !plan.HasUnsupported() || plan.Outcome() != OutcomeUnsupported {
+		t.Errorf("conformant=%v changed=%v outcome=%s", plan.Conformant(), plan.Changed(), plan.Outcome())
 	}
 }
 

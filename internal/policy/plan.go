@@ -246,3 +246,27 @@ func applyPhase(tracks []Track, container string, pp *PhasePlan) ([]Track, strin
 	}
 	return tracks, container, nil
 }
+
+// Outcomes returned by [Plan.Outcome], for a run's summary.
+const (
+	OutcomeConformant  = "conformant"
+	OutcomeChange      = "would change"
+	OutcomeUnsupported = "unsupported"
+	OutcomeError       = "error"
+)
+
+// Outcome puts the plan in one bucket of a run's summary, the first that
+// applies: error (a phase failed), would change, unsupported (nothing to
+// change that vpo can do, but the policy asks for something it cannot
+// run), conformant.
+func (p *Plan) Outcome() string {
+	switch {
+	case p.HasErrors():
+		return OutcomeError
+	case p.Changed():
+		return OutcomeChange
+	case p.HasUnsupported():
+		return OutcomeUnsupported
+	}
+	return OutcomeConformant
+}
