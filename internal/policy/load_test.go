@@ -516,6 +516,19 @@ func TestParseLimits(t *testing.T) {
 	}) {
 		t.Errorf("alias bomb error = %v", err)
 	}
+
+	// A condition can contain itself through an alias.
+	for _, tt := range []struct{ when, want string }{
+		{"&a {not: *a}", "conditions nest more than 64 levels deep"},
+		{"&a {and: [*a, *a]}", "document too large (more than 200000 nodes after expanding aliases)"},
+	} {
+		s := "schema_version: 13\nphases: [{name: p, rules: {match: all, items: [{name: r, then: {warn: x}, when: " + tt.when + "}]}}]\n"
+		_, err := Parse("cycle.yaml", []byte(s))
+		var es Errors
+		if !errors.As(err, &es) || !slices.ContainsFunc(es, func(e *Error) bool { return e.Msg == tt.want }) {
+			t.Errorf("when: %s: error = %.300v, want one saying %q", tt.when, err, tt.want)
+		}
+	}
 }
 
 // TestDocExamples keeps every YAML example of docs/policies.md valid: a

@@ -551,9 +551,19 @@ func (d *decoder) when(n *yaml.Node, path string) When {
 var conditionKeys = []string{"exists", "count", "and", "or", "not",
 	"audio_is_multi_language", "plugin_metadata", "container_metadata", "is_original", "is_dubbed"}
 
+// maxConditionDepth bounds how deeply and/or/not may nest. A condition can
+// contain itself through an alias (&a {not: *a}); the bound stops that too.
+const maxConditionDepth = 64
+
 func (d *decoder) condition(n *yaml.Node, path string) *Condition {
-	m := d.mapping(n, path)
 	c := &Condition{}
+	if d.depth >= maxConditionDepth {
+		d.errAt(n, path, "conditions nest more than %d levels deep", maxConditionDepth)
+		return c
+	}
+	d.depth++
+	defer func() { d.depth-- }()
+	m := d.mapping(n, path)
 	if m == nil {
 		return c
 	}

@@ -24,6 +24,7 @@ type decoder struct {
 	errs    Errors
 	visited int
 	tooBig  bool
+	depth   int // condition nesting, see maxConditionDepth
 }
 
 func (d *decoder) errAt(n *yaml.Node, path, format string, args ...any) {
