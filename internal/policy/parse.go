@@ -882,11 +882,11 @@ func (d *decoder) action(n *yaml.Node, path string) Action {
 	if m == nil {
 		return a
 	}
-	any := false
+	found := false
 	for _, k := range actionKeys {
-		any = any || m.has(k)
+		found = found || m.has(k)
 	}
-	if !any {
+	if !found {
 		d.errAt(n, path, "must have at least one action (%s)", strings.Join(actionKeys, ", "))
 	}
 	a.SkipVideoTranscode = m.optBool("skip_video_transcode")
@@ -1336,7 +1336,7 @@ func (d *decoder) synthesisTrack(n *yaml.Node, path string) SynthesisTrack {
 	}
 	if en, ep := m.take("skip_if_exists"); en != nil {
 		if em := d.mapping(en, ep); em != nil {
-			se := &SynthesisExists{Language: lowerAll(em.languages("language", true)), NotCommentary: em.optBool("not_commentary")}
+			se := &SynthesisExists{Language: lowerAll(em.languagesLoose("language")), NotCommentary: em.optBool("not_commentary")}
 			if v, vn := em.strList("codec", true); vn != nil {
 				se.Codec = lowerAll(v)
 			}
