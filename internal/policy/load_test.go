@@ -94,6 +94,10 @@ func TestLoadEveryKey(t *testing.T) {
 	if !reflect.DeepEqual(*ph[2].DefaultFlags, wantFlags) {
 		t.Errorf("default_flags = %+v", *ph[2].DefaultFlags)
 	}
+	// YAML 1.1 booleans, as the original's parser reads them.
+	if !ph[1].FilterAttachments.RemoveAll || ph[1].KeepSubtitles.RemoveAll {
+		t.Errorf("remove_all: yes / no read as %v / %v", ph[1].FilterAttachments.RemoveAll, ph[1].KeepSubtitles.RemoveAll)
+	}
 	// An empty default_flags block is present, with the defaults.
 	if !reflect.DeepEqual(*ph[3].DefaultFlags, DefaultFlags{SetFirstVideoDefault: true, SetPreferredAudioDefault: true, ClearOtherDefaults: true}) {
 		t.Errorf("default_flags {} = %+v", *ph[3].DefaultFlags)
