@@ -154,6 +154,9 @@ func TestLoadEveryKey(t *testing.T) {
 	if v := r.Items[3].When.Condition.Or[2].PluginMetadata.Value; v != 2000 {
 		t.Errorf("plugin_metadata value = %#v", v)
 	}
+	if v := r.Items[3].When.Condition.Or[6].PluginMetadata.Value; v != 7.0 {
+		t.Errorf("plugin_metadata float value = %#v", v)
+	}
 	if *r.Items[3].When.Condition.Or[4].IsOriginal != (OriginalCondition{Value: true, MinConfidence: 0.7}) {
 		t.Errorf("is_original = %+v", r.Items[3].When.Condition.Or[4].IsOriginal)
 	}
@@ -183,6 +186,7 @@ func TestLoadEveryKey(t *testing.T) {
 			"rules.items[3].when.or[3].container_metadata",
 			"rules.items[3].when.or[4].is_original",
 			"rules.items[3].when.or[5].is_dubbed",
+			"rules.items[3].when.or[6].plugin_metadata",
 			"rules.items[3].then[0].skip_video_transcode",
 			"rules.items[3].then[1].skip_audio_transcode",
 			"rules.items[3].then[2].set_container_metadata",
