@@ -429,7 +429,7 @@ func (r *policyRun) tracks(ctx context.Context, e scan.Entry) (policy.FileInfo, 
 		}
 		if fp == f.Fingerprint {
 			if f.ProbeError != "" {
-				return policy.FileInfo{}, sourceCatalogue, fmt.Errorf("ffprobe could not read the file: %s", f.ProbeError)
+				return policy.FileInfo{}, sourceCatalogue, fmt.Errorf("file could not be read: %s", f.ProbeError)
 			}
 			return fileInfo(f), sourceCatalogue, nil
 		}
