@@ -185,6 +185,10 @@ const storeCloseTimeout = 5 * time.Second
 // the engine as not started); they stop after the HTTP server, so that /health stays
 // current during the drain.
 func (d *daemon) startAPI(context.Context) error {
+	policies, err := loadPolicies(d.cfg, logging.Component(d.logger, "policy"), configuredPolicies(d.cfg))
+	if err != nil {
+		return err
+	}
 	d.api = httpapi.New(httpapi.Deps{
 		Logger:        logging.Component(d.logger, "http"),
 		Version:       version.String(),
@@ -194,6 +198,7 @@ func (d *daemon) startAPI(context.Context) error {
 		Jobs:          d.app.Jobs,
 		Store:         d.app.Store,
 		Scanner:       d.app.Scanner,
+		Policies:      policies,
 		MaxQueued:     d.cfg.Jobs.MaxQueued,
 		AuthToken:     d.cfg.Server.AuthToken,
 	})

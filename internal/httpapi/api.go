@@ -17,6 +17,7 @@ import (
 	"github.com/vpo-project/vpo/internal/catalog"
 	"github.com/vpo-project/vpo/internal/jobs"
 	"github.com/vpo-project/vpo/internal/library"
+	"github.com/vpo-project/vpo/internal/policy"
 )
 
 // MaxBodyBytes bounds every request body.
@@ -37,6 +38,8 @@ type Deps struct {
 	Jobs    *jobs.Engine
 	Store   *catalog.Store
 	Scanner *library.Scanner
+	// Policies are the policies loaded at startup; nil: the policy routes answer 503.
+	Policies *policy.Registry
 	// MaxQueued caps the queued jobs; a submission beyond it gets 429. 0: no cap.
 	MaxQueued int
 	// AuthToken, when set, is the bearer token every /api/ request must carry.
@@ -68,7 +71,12 @@ func New(deps Deps) *API {
 		a.handle("POST /api/jobs/{id}/cancel", a.handleCancelJob)
 		a.handle("GET /api/files", a.handleListFiles)
 		a.handle("GET /api/files/{id}", a.handleGetFile)
+		a.handle("GET /api/files/{id}/plan", a.handleFilePlan)
 	}
+	a.handle("GET /api/policies", a.handleListPolicies)
+	a.handle("GET /api/policies/{name}", a.handleGetPolicy)
+	// POST /api/policies/validate; see handlePolicyPost for why not its own pattern.
+	a.handle("POST /api/policies/{name}", a.handlePolicyPost)
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.logger, errorf(http.StatusNotFound, "not_found",
 			fmt.Sprintf("no such endpoint: %s", r.URL.Path)))
