@@ -124,7 +124,9 @@ func quickCheck(ctx context.Context, db *sql.DB, path string, size int64) Result
 			return fail(name, "%s: quick_check: %v", path, err)
 		}
 		if s != "ok" {
-			problems = append(problems, s)
+			// "*** in database main ***\nTree 6 page 6: btreeInitPage() returns error code 11"
+			s = strings.TrimSpace(strings.TrimPrefix(s, "*** in database main ***"))
+			problems = append(problems, strings.Join(strings.Fields(s), " "))
 		}
 	}
 	if err := rows.Err(); err != nil {
