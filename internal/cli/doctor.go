@@ -10,6 +10,7 @@ import (
 
 	"github.com/vpo-project/vpo/internal/config"
 	"github.com/vpo-project/vpo/internal/doctor"
+	"github.com/vpo-project/vpo/internal/policy"
 )
 
 func newDoctorCmd(env Env) *cobra.Command {
@@ -45,7 +46,7 @@ configuration error.`,
 			if err != nil {
 				return &ExitError{Code: ExitConfig, Err: err}
 			}
-			report := doctor.Run(cmd.Context(), cfg, doctor.Options{})
+			report := doctor.Run(cmd.Context(), cfg, doctor.Options{Policies: loadPolicies})
 			if asJSON {
 				err = writeReportJSON(cmd.OutOrStdout(), report)
 			} else {
@@ -77,4 +78,17 @@ func writeReportJSON(w io.Writer, report doctor.Report) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(report)
+}
+
+// loadPolicies validates a policies dir with the loader `vpo policy` uses.
+func loadPolicies(dir string) ([]doctor.PolicyStatus, error) {
+	entries, err := policy.LoadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]doctor.PolicyStatus, len(entries))
+	for i, e := range entries {
+		out[i] = doctor.PolicyStatus{Name: e.Name, File: e.Path, Err: e.Err}
+	}
+	return out, nil
 }

@@ -67,29 +67,29 @@ func CheckLibraryRoots(roots []string) []Result {
 }
 
 func checkRoot(root string) Result {
-	name := "library root " + root
+	const name = "library root"
 	st, err := os.Stat(root)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return fail(name, "does not exist (is the disk mounted?)")
+		return fail(name, "%s does not exist (is the disk mounted?)", root)
 	case err != nil:
-		return fail(name, "%v", unwrapPath(err))
+		return fail(name, "%s: %v", root, unwrapPath(err))
 	case !st.IsDir():
-		return fail(name, "is not a directory")
+		return fail(name, "%s is not a directory", root)
 	}
 	f, err := os.Open(root)
 	if err != nil {
-		return fail(name, "cannot be opened: %v", unwrapPath(err))
+		return fail(name, "%s cannot be opened: %v", root, unwrapPath(err))
 	}
 	defer f.Close()
 	_, err = f.Readdirnames(1)
 	switch {
 	case errors.Is(err, io.EOF):
-		return warn(name, "readable, but empty (is the disk mounted?)")
+		return warn(name, "%s is readable, but empty (is the disk mounted?)", root)
 	case err != nil:
-		return fail(name, "cannot be read: %v", unwrapPath(err))
+		return fail(name, "%s cannot be read: %v", root, unwrapPath(err))
 	}
-	return ok(name, "readable")
+	return ok(name, "%s: readable", root)
 }
 
 // unwrapPath drops the *fs.PathError's repetition of the path.

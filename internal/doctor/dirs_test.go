@@ -105,10 +105,10 @@ func TestCheckLibraryRoots(t *testing.T) {
 	if len(got) != 4 {
 		t.Fatalf("CheckLibraryRoots = %d results, want 4: %v", len(got), got)
 	}
-	checkResult(t, got[0], "library root "+full, OK, "readable")
-	checkResult(t, got[1], "library root "+empty, Warn, "empty (is the disk mounted?)")
-	checkResult(t, got[2], "library root "+file, Fail, "is not a directory")
-	checkResult(t, got[3], "library root "+missing, Fail, "does not exist")
+	checkResult(t, got[0], "library root", OK, full+": readable")
+	checkResult(t, got[1], "library root", Warn, empty+" is readable, but empty (is the disk mounted?)")
+	checkResult(t, got[2], "library root", Fail, file+" is not a directory")
+	checkResult(t, got[3], "library root", Fail, missing+" does not exist")
 }
 
 func TestCheckLibraryRootUnreadable(t *testing.T) {
@@ -119,7 +119,7 @@ func TestCheckLibraryRootUnreadable(t *testing.T) {
 	dir := mkdir(t, filepath.Join(t.TempDir(), "locked"), 0o000)
 	t.Cleanup(func() { os.Chmod(dir, 0o700) })
 	got := CheckLibraryRoots([]string{dir})
-	checkResult(t, got[0], "library root "+dir, Fail, "cannot be opened: permission denied")
+	checkResult(t, got[0], "library root", Fail, dir+" cannot be opened: permission denied")
 }
 
 func TestCheckPolicies(t *testing.T) {
