@@ -50,13 +50,14 @@ func exists(path string) bool {
 // CheckDatabase checks the catalogue database at path without changing it: that it
 // opens read-only, PRAGMA quick_check, the catalogue's and the job queue's schema
 // versions against this vpo's migrations, and whether a daemon holds it. A database
-// that does not exist yet is fine: `vpo serve` creates it.
-func CheckDatabase(ctx context.Context, path string) []Result {
+// that does not exist yet is fine when `vpo serve` can create it: in an existing
+// writable directory, or in dataDir, which vpo serve creates.
+func CheckDatabase(ctx context.Context, path, dataDir string) []Result {
 	const name = "database"
 	st, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return []Result{ok(name, "%s does not exist yet; vpo serve will create it", path)}
+		return []Result{absentDatabase(path, dataDir)}
 	case err != nil:
 		return []Result{fail(name, "%s: %v", path, unwrapPath(err))}
 	case st.IsDir():
@@ -85,6 +86,26 @@ func CheckDatabase(ctx context.Context, path string) []Result {
 	out := []Result{quickCheck(ctx, db, path, st.Size())}
 	out = append(out, catalogueSchema(ctx, db), jobQueueSchema(ctx, db))
 	return append(out, daemonLock(path))
+}
+
+// absentDatabase says whether vpo serve can create the database at path.
+func absentDatabase(path, dataDir string) Result {
+	const name = "database"
+	dir := filepath.Dir(path)
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && filepath.Clean(dir) == filepath.Clean(dataDir):
+		// vpo serve creates the data dir; CheckDataDir says whether it can.
+	case errors.Is(err, fs.ErrNotExist):
+		return fail(name, "%s cannot be created: its directory %s does not exist", path, dir)
+	case err != nil:
+		return fail(name, "%s cannot be created: %s: %v", path, dir, unwrapPath(err))
+	case !st.IsDir():
+		return fail(name, "%s cannot be created: %s is not a directory", path, dir)
+	case syscall.Access(dir, accessW|accessX) != nil:
+		return fail(name, "%s cannot be created: its directory %s is not writable", path, dir)
+	}
+	return ok(name, "%s does not exist yet; vpo serve will create it", path)
 }
 
 // describeSQLiteError words err as the rest of a sentence about the database.

@@ -104,7 +104,7 @@ func TestCheckDatabaseGood(t *testing.T) {
 	}
 	before := dirState(t, dir)
 
-	got := CheckDatabase(context.Background(), path)
+	got := CheckDatabase(context.Background(), path, filepath.Dir(path))
 	if len(got) != 4 {
 		t.Fatalf("got %d results, want 4: %v", len(got), got)
 	}
@@ -137,7 +137,7 @@ func TestCheckDatabaseInUse(t *testing.T) {
 	execSQL(t, s.Path(), "CREATE TABLE doctor_probe (x)")
 	before := dirState(t, dir)
 
-	got := CheckDatabase(context.Background(), s.Path())
+	got := CheckDatabase(context.Background(), s.Path(), dir)
 	if len(got) != 4 {
 		t.Fatalf("got %d results, want 4: %v", len(got), got)
 	}
@@ -158,14 +158,26 @@ func TestCheckDatabase(t *testing.T) {
 	t.Parallel()
 	cat, river := knownVersions(t)
 	tests := []struct {
-		name  string
-		setup func(t *testing.T) string // returns the database path
-		want  []Result                  // Detail is a fragment
+		name    string
+		setup   func(t *testing.T) string // returns the database path
+		dataDir string                    // "" means the database's directory
+		want    []Result                  // Detail is a fragment
 	}{
 		{
 			name:  "absent",
 			setup: func(t *testing.T) string { return filepath.Join(t.TempDir(), "library.db") },
 			want:  []Result{{Name: "database", Status: OK, Detail: "does not exist yet; vpo serve will create it"}},
+		},
+		{
+			name:  "absent, in a data dir vpo serve will create",
+			setup: func(t *testing.T) string { return filepath.Join(t.TempDir(), ".vpo", "library.db") },
+			want:  []Result{{Name: "database", Status: OK, Detail: "does not exist yet; vpo serve will create it"}},
+		},
+		{
+			name:    "absent, in a directory nobody creates",
+			setup:   func(t *testing.T) string { return filepath.Join(t.TempDir(), "gone", "library.db") },
+			dataDir: "/nonexistent/.vpo",
+			want:    []Result{{Name: "database", Status: Fail, Detail: "library.db cannot be created: its directory "}},
 		},
 		{
 			name: "garbage bytes",
@@ -262,7 +274,12 @@ func TestCheckDatabase(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got := CheckDatabase(context.Background(), tt.setup(t))
+			path := tt.setup(t)
+			dataDir := filepath.Dir(path)
+			if tt.dataDir != "" {
+				dataDir = tt.dataDir
+			}
+			got := CheckDatabase(context.Background(), path, dataDir)
 			if len(got) != len(tt.want) {
 				t.Fatalf("got %d results, want %d: %v", len(got), len(tt.want), got)
 			}

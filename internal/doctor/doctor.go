@@ -130,7 +130,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) Report {
 		r = append(r, CheckTool(ctx, t, opts.ToolTimeout))
 	}
 	r = append(r, CheckDataDir(cfg.DataDir))
-	r = append(r, CheckDatabase(ctx, cfg.DatabasePath)...)
+	r = append(r, CheckDatabase(ctx, cfg.DatabasePath, cfg.DataDir)...)
 	r = append(r, CheckPolicies(cfg.Policies.Dir, opts.Policies)...)
 	r = append(r, CheckLibraryRoots(cfg.Library.Roots)...)
 	r = append(r, CheckInotify(opts.ProcSys)...)
