@@ -132,7 +132,7 @@ func TestCheckDatabaseInUse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { lock.Release() })
+	t.Cleanup(func() { _ = lock.Release() })
 	// A write the open store has not checkpointed: it is only in the WAL.
 	execSQL(t, s.Path(), "CREATE TABLE doctor_probe (x)")
 	before := dirState(t, dir)

@@ -81,7 +81,7 @@ func TestCheckDataDirNotWritable(t *testing.T) {
 	}
 	t.Parallel()
 	dir := mkdir(t, filepath.Join(t.TempDir(), "ro"), 0o500)
-	t.Cleanup(func() { os.Chmod(dir, 0o700) })
+	t.Cleanup(func() { _ = os.Chmod(dir, 0o700) })
 	checkResult(t, CheckDataDir(dir), "data dir", Fail, "ro is not writable: permission denied")
 	checkResult(t, CheckDataDir(filepath.Join(dir, ".vpo")), "data dir", Fail, "cannot be created", "is not writable")
 }
@@ -117,7 +117,7 @@ func TestCheckLibraryRootUnreadable(t *testing.T) {
 	}
 	t.Parallel()
 	dir := mkdir(t, filepath.Join(t.TempDir(), "locked"), 0o000)
-	t.Cleanup(func() { os.Chmod(dir, 0o700) })
+	t.Cleanup(func() { _ = os.Chmod(dir, 0o700) })
 	got := CheckLibraryRoots([]string{dir})
 	checkResult(t, got[0], "library root", Fail, dir+" cannot be opened: permission denied")
 }
