@@ -6,7 +6,7 @@
 # (golangci-lint, at the version pinned in the Makefile) come from `make tools`,
 # which `make test-deps` runs after this script.
 set -euo pipefail
-pkgs=(ffmpeg wrk hyperfine sqlite3 gcc libc6-dev debootstrap systemd-container curl ca-certificates procps iproute2 jq)
+pkgs=(ffmpeg mkvtoolnix wrk hyperfine sqlite3 gcc libc6-dev debootstrap systemd-container curl ca-certificates procps iproute2 jq)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
