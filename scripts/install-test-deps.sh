@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs what vpo's tests need on Debian 12: ffmpeg (the real ffprobe, and ffmpeg
-# to make test media), wrk and hyperfine (benchmarks), sqlite3 (fault tests), gcc
+# to make test media), mkvtoolnix (mkvmerge and mkvpropedit for apply), wrk and hyperfine (benchmarks), sqlite3 (fault tests), gcc
 # (the race detector needs cgo), debootstrap, systemd-container and jq (the
 # real-systemd tests), python3 (load and soak scripts). Quick when everything is
 # already there.
 set -euo pipefail
-pkgs=(ffmpeg wrk hyperfine sqlite3 gcc libc6-dev debootstrap systemd-container curl ca-certificates procps iproute2 jq python3)
+pkgs=(ffmpeg mkvtoolnix wrk hyperfine sqlite3 gcc libc6-dev debootstrap systemd-container curl ca-certificates procps iproute2 jq python3)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
