@@ -32,6 +32,10 @@ func TestIsCommentary(t *testing.T) {
 		{"English (without commentary)", false},
 		{"English (Director's Cut)", false},
 		{"Directors Cut", false},
+		{"Director’s Cut", false},
+		{"Non-commentary track", false},
+		{"English (w/o commentary)", false},
+		{"Commentary (no commentary-free version)", true},
 		{"Director's Cut - Commentary by the director", true},
 	}
 	for _, tt := range tests {

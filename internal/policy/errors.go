@@ -10,8 +10,8 @@ import (
 type Error struct {
 	// File is the policy's file name (as given to Load or Parse).
 	File string
-	// Line and Column are 1-based; 0 when the problem has no position
-	// (e.g. the file is not YAML at all and the parser gave none).
+	// Line and Column are 1-based; 0 when unknown (a YAML syntax error has
+	// a line and no column; a file too large has neither).
 	Line, Column int
 	// Path is the key path, e.g. "phases[1].keep_audio.minimum"; phases and
 	// list entries are counted from 0. Empty for the document itself.
@@ -25,7 +25,10 @@ func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.File)
 	if e.Line > 0 {
-		b.WriteString(":" + strconv.Itoa(e.Line) + ":" + strconv.Itoa(e.Column))
+		b.WriteString(":" + strconv.Itoa(e.Line))
+		if e.Column > 0 {
+			b.WriteString(":" + strconv.Itoa(e.Column))
+		}
 	}
 	b.WriteString(": ")
 	if e.Path != "" {

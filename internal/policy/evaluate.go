@@ -18,6 +18,15 @@ const (
 // policy and a file.
 func evaluateSpec(sp *evalPolicy, f FileInfo) Plan {
 	plan := Plan{Policy: sp.name, File: f, Phases: make([]PhasePlan, 0, len(sp.phases))}
+	if id, dup := duplicateID(f.Tracks); dup {
+		// Two tracks with one ID cannot be told apart: editing "track N"
+		// could edit the wrong one. Refuse the file.
+		for i := range sp.phases {
+			plan.Phases = append(plan.Phases, PhasePlan{Name: sp.phases[i].name, Status: PhaseFailed,
+				Errors: []string{fmt.Sprintf("two tracks have the ID %d; re-probe the file", id)}})
+		}
+		return plan
+	}
 	tracks := slices.Clone(f.Tracks)
 	container := ContainerKind(f.Container)
 	outcomes := make(map[string]string, len(sp.phases))
@@ -73,6 +82,17 @@ func evaluateSpec(sp *evalPolicy, f FileInfo) Plan {
 	return plan
 }
 
+func duplicateID(tracks []Track) (int, bool) {
+	for i := range tracks {
+		for j := i + 1; j < len(tracks); j++ {
+			if tracks[i].ID == tracks[j].ID {
+				return tracks[i].ID, true
+			}
+		}
+	}
+	return 0, false
+}
+
 // phaseSkipReason applies depends_on, skip_when and run_if, in that order
 // (the original's order), and says why the phase does not run, or "".
 func phaseSkipReason(ph *evalPhase, f FileInfo, tracks []Track, container string, outcomes map[string]string, modified map[string]bool) string {
@@ -92,9 +112,6 @@ func phaseSkipReason(ph *evalPhase, f FileInfo, tracks []Track, container string
 	}
 	if ph.runIfModified != "" && !modified[ph.runIfModified] {
 		return "run_if: phase " + ph.runIfModified + " made no modification"
-	}
-	if ph.runIfCompleted != "" && outcomes[ph.runIfCompleted] != outcomeCompleted {
-		return "run_if: phase " + ph.runIfCompleted + " did not complete"
 	}
 	return ""
 }
@@ -133,8 +150,12 @@ func isRemoved(rs []removal, id int) bool {
 	return false
 }
 
+// warn adds a warning once: order and flags may run twice in a phase.
 func (ev *phaseEval) warn(format string, args ...any) {
-	ev.pp.Warnings = append(ev.pp.Warnings, fmt.Sprintf(format, args...))
+	w := fmt.Sprintf(format, args...)
+	if !slices.Contains(ev.pp.Warnings, w) {
+		ev.pp.Warnings = append(ev.pp.Warnings, w)
+	}
 }
 
 // run applies the phase's operations in order: actions, filters,
@@ -199,16 +220,33 @@ func (ev *phaseEval) pass(in []Track, container string, noFilter bool) ([]Track,
 		}
 	}
 
-	// 6. Rules.
+	// 6. Rules. When they change a forced flag or a language, the track
+	// may belong in another slot: order again (flags stay as the rules
+	// left them).
 	skipFilter := false
 	if ph.rules != nil {
+		before := slices.Clone(tracks)
 		var err error
 		skipFilter, err = ev.rules(tracks)
 		if err != nil {
 			return nil, "", false, err
 		}
+		if ph.trackOrder != nil && classFieldsChanged(before, tracks) {
+			tracks = ev.order(tracks, container)
+		}
 	}
 	return tracks, container, skipFilter && !noFilter, nil
+}
+
+// classFieldsChanged reports whether a forced flag or a language differs
+// between two versions of the same track list.
+func classFieldsChanged(a, b []Track) bool {
+	for i := range a {
+		if a[i].Forced != b[i].Forced || a[i].Language != b[i].Language {
+			return true
+		}
+	}
+	return false
 }
 
 func applyActions(tracks []Track, typ string, a *trackActions) {
@@ -512,19 +550,23 @@ func mp4Compatible(t Track) bool {
 }
 
 // order sorts tracks by track_order slot, then (for audio_main and
-// subtitle_main) by language preference, then by their current position.
+// subtitle_main) by language preference, then by original index (the ID:
+// the ffprobe stream index). Sorting on identity rather than on the current
+// position makes the order a function of the tracks alone, so that a phase
+// that moves a track to another slot (a forced flag set, cleared by an
+// earlier phase, set again) lands on the same order every time.
 // Classes not named in track_order go last. Reordering needs a Matroska
 // file; in any other container the phase warns and keeps the order.
 func (ev *phaseEval) order(tracks []Track, container string) []Track {
 	slots := ev.ph.trackOrder
 	cls := ev.sp.classifier
 	type keyed struct {
-		slot, lang, pos int
+		slot, lang, id int
 	}
 	keys := make([]keyed, len(tracks))
 	for i, t := range tracks {
 		c := cls.Classify(t)
-		k := keyed{slot: len(slots), lang: 1 << 20, pos: i}
+		k := keyed{slot: len(slots), lang: 1 << 20, id: t.ID}
 		for s, sc := range slots {
 			if sc == c {
 				k.slot = s
@@ -551,7 +593,7 @@ func (ev *phaseEval) order(tracks []Track, container string) []Track {
 		if ka.lang != kb.lang {
 			return ka.lang - kb.lang
 		}
-		return ka.pos - kb.pos
+		return ka.id - kb.id
 	})
 	if slices.IsSorted(idx) {
 		return tracks

@@ -109,6 +109,17 @@ func propertyPolicies() map[string]*Policy {
 		"rules set_language":             testPolicy(Phase{Name: "p", Rules: &Rules{Match: MatchFirst, Items: []Rule{{Name: "r", When: subs, Then: []Action{{SetLanguage: &SetLanguage{TrackType: KindSubtitle, NewLanguage: "eng", MatchLanguage: "und"}}}}}}}),
 		"rules skip_track_filter":        testPolicy(Phase{Name: "p", KeepAudio: withFallback(FallbackKeepFirst, 1, "eng"), Rules: &Rules{Match: MatchFirst, Items: []Rule{{Name: "r", When: jpn, Then: []Action{{SkipTrackFilter: boolp(true)}}}}}}),
 		"full phase":                     testPolicy(full),
+		// A later phase undoes and redoes what an earlier one clears: the
+		// file must still come out the same every time.
+		"clear then set": testPolicy(Phase{Name: "clean", AudioActions: &TrackActions{ClearAllForced: true, ClearAllDefault: true},
+			SubtitleActions: &TrackActions{ClearAllForced: true, ClearAllDefault: true}},
+			Phase{Name: "organize", TrackOrder: []Slot{SlotVideo, SlotAudioMain, SlotAudioAlternate, SlotAudioCommentary, SlotSubtitleMain, SlotSubtitleForced, SlotSubtitleCommentary},
+				DefaultFlags: &DefaultFlags{SetFirstVideoDefault: true, SetPreferredAudioDefault: true, ClearOtherDefaults: true,
+					SetSubtitleDefaultWhenAudioDiffers: true, SetSubtitleForcedWhenAudioDiffers: true}}),
+		"rules move a track to another slot": testPolicy(Phase{Name: "p", TrackOrder: defaultOrder(), DefaultFlags: defaultFlags(),
+			Rules: &Rules{Match: MatchFirst, Items: []Rule{{Name: "r", When: When{Condition: &Condition{Not: &Condition{Exists: &TrackCondition{
+				TrackType: KindAudio, TrackFilter: TrackFilter{Language: []string{"eng"}}}}}},
+				Then: []Action{{SetForced: &SetFlag{TrackType: KindSubtitle, Language: "eng", Value: true}}}}}}}),
 		"two phases": testPolicy(Phase{Name: "filter", KeepAudio: withFallback(FallbackKeepAll, 1, "eng", "jpn"), KeepSubtitles: &KeepSubtitles{Languages: []string{"eng"}}},
 			Phase{Name: "arrange", TrackOrder: defaultOrder(), DefaultFlags: defaultFlags(), RunIf: &RunIf{PhaseModified: "filter"}}),
 	}
@@ -122,7 +133,7 @@ func TestEvaluateProperties(t *testing.T) {
 	policies := propertyPolicies()
 	for _, seed := range []uint64{1, 2, 3} {
 		r := rand.New(rand.NewPCG(seed, 0x5eed))
-		files := make([]FileInfo, 400)
+		files := make([]FileInfo, 250)
 		for i := range files {
 			files[i] = genFile(r)
 		}

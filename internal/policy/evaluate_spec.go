@@ -32,7 +32,6 @@ type evalPhase struct {
 	skipWhen          *skipWhenSpec
 	dependsOn         []string
 	runIfModified     string
-	runIfCompleted    string
 	onError           string   // "" means the policy's
 	unsupported       []string // operations this vpo does not run
 }

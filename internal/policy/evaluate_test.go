@@ -75,7 +75,7 @@ func TestEvaluate(t *testing.T) {
 					!strings.Contains(ph.Errors[0], "keep_audio: 0 audio track(s) would remain, minimum is 1") {
 					t.Errorf("phase = %+v", ph)
 				}
-				if p.Conformant() || !p.HasErrors() {
+				if p.Conformant() || !p.HasErrors() || p.Outcome() != OutcomeError {
 					t.Error("a failed phase is not conformant")
 				}
 			},
@@ -203,7 +203,7 @@ func TestEvaluate(t *testing.T) {
 			want:   "0v 1a-ger 2a-ger 3a-ger",
 		},
 		{
-			name: "order: slot, then language preference, then original position",
+			name: "order: slot, then language preference, then original index",
 			policy: func() *Policy {
 				p := testPolicy(Phase{Name: "order", TrackOrder: defaultOrder()})
 				p.Config.AudioLanguages = []string{"jpn", "eng"}
@@ -323,6 +323,14 @@ func TestPlanNamesTracksByIdentity(t *testing.T) {
 	}
 }
 
+func TestDuplicateTrackIDsRefused(t *testing.T) {
+	p := testPolicy(Phase{Name: "flags", DefaultFlags: defaultFlags()})
+	plan := Evaluate(p, mkvFile(vid(0), aud(1, "eng", ""), def(aud(1, "jpn", ""))))
+	if plan.Changed() || plan.Conformant() || len(plan.Phases) != 1 || plan.Phases[0].Errors[0] != "two tracks have the ID 1; re-probe the file" {
+		t.Errorf("plan = %+v", plan)
+	}
+}
+
 func TestPhaseControl(t *testing.T) {
 	file := mkvFile(def(vid(0)), def(aud(1, "eng", "")), aud(2, "jpn", ""))
 	tests := []struct {
@@ -398,10 +406,11 @@ func TestPhaseControl(t *testing.T) {
 			}
 		})
 	}
+	// As in the original, the phases before the failure still apply.
 	p := testPolicy(Phase{Name: "a", KeepAudio: keepAudio("eng")}, Phase{Name: "b", KeepAudio: keepAudio("fre"), OnError: OnErrorFail})
 	plan := Evaluate(p, file)
-	if !plan.Stopped || plan.Changed() || summary(plan.Result().Tracks) != summary(file.Tracks) {
-		t.Errorf("a stopped plan must change nothing: stopped=%v changed=%v", plan.Stopped, plan.Changed())
+	if !plan.Stopped || !plan.Changed() || plan.Conformant() || summary(plan.Result().Tracks) != "0v-D 1a-eng-D" {
+		t.Errorf("stopped=%v changed=%v result=%s", plan.Stopped, plan.Changed(), summary(plan.Result().Tracks))
 	}
 }
 
@@ -530,14 +539,28 @@ func TestContainer(t *testing.T) {
 	}
 }
 
+// TestChangedIsNet: a phase that clears what a later phase sets again
+// modifies the file in between (for run_if), but the plan does not change
+// the file.
+func TestChangedIsNet(t *testing.T) {
+	p := testPolicy(Phase{Name: "clear", AudioActions: &TrackActions{ClearAllDefault: true}}, Phase{Name: "set", DefaultFlags: defaultFlags()})
+	plan := Evaluate(p, mkvFile(def(vid(0)), def(aud(1, "eng", ""))))
+	if !plan.Phases[0].Modifies() || !plan.Phases[1].Modifies() {
+		t.Errorf("each phase modifies: %+v", plan.Phases)
+	}
+	if plan.Changed() || !plan.Conformant() || plan.Outcome() != OutcomeConformant {
+		t.Errorf("changed = %v, conformant = %v; the file ends as it started", plan.Changed(), plan.Conformant())
+	}
+}
+
 func TestUnsupportedListed(t *testing.T) {
 	p := testPolicy(Phase{Name: "tc", Transcode: &Transcode{Video: &VideoTranscode{To: "hevc"}}})
 	plan := Evaluate(p, mkvFile(vid(0), aud(1, "eng", "")))
 	if got := plan.Phases[0].Unsupported; !reflect.DeepEqual(got, []string{"transcode: not supported by this vpo"}) {
 		t.Errorf("unsupported = %q", got)
 	}
-	if plan.Conformant() || plan.Changed() || !plan.HasUnsupported() {
-		t.Errorf("conformant=%v changed=%v", plan.Conformant(), plan.Changed())
+	if plan.Conformant() || plan.Changed() || !plan.HasUnsupported() || plan.Outcome() != OutcomeUnsupported {
+		t.Errorf("conformant=%v changed=%v outcome=%s", plan.Conformant(), plan.Changed(), plan.Outcome())
 	}
 }
 

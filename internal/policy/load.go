@@ -51,6 +51,11 @@ func Parse(name string, data []byte) (*Policy, error) {
 	}
 	p := d.policy(root)
 	if len(d.errs) > 0 {
+		// Checks run per key and then across phases; report in file order.
+		sort.SliceStable(d.errs, func(i, j int) bool {
+			a, b := d.errs[i], d.errs[j]
+			return a.Line < b.Line || a.Line == b.Line && a.Column < b.Column
+		})
 		return nil, d.errs
 	}
 	sum := sha256.Sum256(data)
@@ -65,7 +70,7 @@ func (d *decoder) yamlError(err error) {
 	e := &Error{File: d.file, Msg: "not valid YAML: " + msg}
 	var line int
 	if _, scanErr := fmt.Sscanf(msg, "line %d:", &line); scanErr == nil && line > 0 {
-		e.Line, e.Column = line, 1
+		e.Line = line
 		e.Msg = "not valid YAML:" + strings.SplitN(msg, ":", 2)[1]
 	}
 	d.errs = append(d.errs, e)

@@ -475,7 +475,7 @@ type AudioIsMultiLanguage struct {
 type MetadataCondition struct {
 	Plugin   string `yaml:"plugin,omitempty"`
 	Field    string `yaml:"field"`
-	Value    any    `yaml:"value,omitempty"`
+	Value    any    `yaml:"value"`
 	Operator string `yaml:"operator"`
 }
 
@@ -640,16 +640,16 @@ type AudioSynthesis struct {
 type SynthesisTrack struct {
 	Name  string `yaml:"name"`
 	Codec string `yaml:"codec"`
-	// Channels is mono, stereo, 5.1, 7.1 or a count 1-8, as written.
-	Channels     string           `yaml:"channels"`
+	// Channels is mono, stereo, 5.1, 7.1 or a count 1-8.
+	Channels     NameOrNumber     `yaml:"channels"`
 	Source       SynthesisSource  `yaml:"source"`
 	Bitrate      string           `yaml:"bitrate,omitempty"`
 	CreateIf     *When            `yaml:"create_if,omitempty"`
 	SkipIfExists *SynthesisExists `yaml:"skip_if_exists,omitempty"`
 	Title        string           `yaml:"title"`
 	Language     string           `yaml:"language"`
-	// Position is after_source, end or a 1-based index, as written.
-	Position string `yaml:"position"`
+	// Position is after_source, end or a 1-based index.
+	Position NameOrNumber `yaml:"position"`
 }
 
 // SynthesisSource is audio_synthesis.tracks[].source.
@@ -660,11 +660,15 @@ type SynthesisSource struct {
 // SynthesisPreference is one source.prefer criterion; at least one field.
 // Channels is max, min or a count, as written.
 type SynthesisPreference struct {
-	Language      []string `yaml:"language,omitempty"`
-	NotCommentary *bool    `yaml:"not_commentary,omitempty"`
-	Channels      string   `yaml:"channels,omitempty"`
-	Codec         []string `yaml:"codec,omitempty"`
+	Language      []string     `yaml:"language,omitempty"`
+	NotCommentary *bool        `yaml:"not_commentary,omitempty"`
+	Channels      NameOrNumber `yaml:"channels,omitempty"`
+	Codec         []string     `yaml:"codec,omitempty"`
 }
+
+// NameOrNumber is a value written either as a word (stereo, max, end) or as
+// an integer; integers are kept in decimal (e.g. "6").
+type NameOrNumber string
 
 // SynthesisExists is skip_if_exists.
 type SynthesisExists struct {

@@ -177,9 +177,6 @@ func (d *decoder) phase(n *yaml.Node, path string) Phase {
 	}
 	if v, vn := m.strList("depends_on", false); vn != nil {
 		ph.DependsOn = v
-		if ph.DependsOn == nil {
-			ph.DependsOn = []string{}
-		}
 	}
 	if vn, vp := m.take("run_if"); vn != nil {
 		if rm := d.mapping(vn, vp); rm != nil {
@@ -240,8 +237,15 @@ func (d *decoder) crossCheckPhases(p *Policy, items []*yaml.Node, path string) {
 		}
 		seen[key] = i
 	}
+	exact := map[string]int{}
+	for i, ph := range p.Phases {
+		if _, dup := exact[ph.Name]; !dup {
+			exact[ph.Name] = i
+		}
+	}
+	// References match names exactly, as in the original.
 	check := func(i int, ref string, n *yaml.Node, p string) {
-		j, ok := seen[strings.ToLower(ref)]
+		j, ok := exact[ref]
 		switch {
 		case !ok:
 			d.errAt(n, p, "no phase is named %q", ref)
@@ -1283,10 +1287,10 @@ func (d *decoder) synthesisTrack(n *yaml.Node, path string) SynthesisTrack {
 				if c < 1 || c > 8 {
 					d.errAt(cn, cp, "must be between 1 and 8")
 				}
-				t.Channels = strconv.Itoa(c)
+				t.Channels = NameOrNumber(strconv.Itoa(c))
 			}
 		} else if v, ok := d.str(cn, cp); ok {
-			t.Channels = strings.ToLower(v)
+			t.Channels = NameOrNumber(strings.ToLower(v))
 			if !containsFold([]string{"mono", "stereo", "5.1", "7.1"}, v) {
 				d.errAt(cn, cp, "must be mono, stereo, 5.1, 7.1 or a count 1-8, not %q", v)
 			}
@@ -1347,13 +1351,13 @@ func (d *decoder) synthesisTrack(n *yaml.Node, path string) SynthesisTrack {
 				if p < 1 {
 					d.errAt(pn, pp, "must be >= 1")
 				}
-				t.Position = strconv.Itoa(p)
+				t.Position = NameOrNumber(strconv.Itoa(p))
 			}
 		} else if v, ok := d.str(pn, pp); ok {
 			if v != "after_source" && v != "end" {
 				d.errAt(pn, pp, "must be after_source, end or a position >= 1, not %q", v)
 			}
-			t.Position = v
+			t.Position = NameOrNumber(v)
 		}
 	}
 	m.done()
@@ -1384,14 +1388,14 @@ func (d *decoder) synthesisPreference(n *yaml.Node, path string) SynthesisPrefer
 			}
 		case cn.Tag == "!!int":
 			if c, ok := d.integer(cn, cp); ok {
-				p.Channels = strconv.Itoa(c)
+				p.Channels = NameOrNumber(strconv.Itoa(c))
 			}
 		default:
 			if v, ok := d.str(cn, cp); ok {
 				if v != "max" && v != "min" {
 					d.errAt(cn, cp, "must be max, min or a count, not %q", v)
 				}
-				p.Channels = v
+				p.Channels = NameOrNumber(v)
 			}
 		}
 	}

@@ -40,8 +40,9 @@ type Plan struct {
 	File FileInfo `json:"file"`
 	// Phases has one entry per policy phase, in policy order.
 	Phases []PhasePlan `json:"phases"`
-	// Stopped is set when a phase failed with on_error: fail: the file
-	// must not be changed at all, and a batch run stops.
+	// Stopped is set when a phase failed with on_error: fail: the later
+	// phases do not run and a batch run stops after this file. As in the
+	// original, the phases before the failed one still apply.
 	Stopped bool `json:"stopped,omitempty"`
 }
 
@@ -104,17 +105,24 @@ func (pp *PhasePlan) Modifies() bool {
 	return len(pp.Removals) > 0 || pp.Order != nil || len(pp.Changes) > 0 || pp.Container != nil
 }
 
-// Changed reports whether applying the plan would change the file.
+// Changed reports whether applying the plan would change the file: whether
+// its result differs from its input. This is the net effect: a phase that
+// clears the default flags a later phase sets again modifies the file in
+// between (which matters to run_if), but a file that ends as it started is
+// not changed.
 func (p *Plan) Changed() bool {
-	if p.Stopped {
-		return false
-	}
+	modifies := false
 	for i := range p.Phases {
 		if p.Phases[i].Modifies() {
-			return true
+			modifies = true
+			break
 		}
 	}
-	return false
+	if !modifies {
+		return false
+	}
+	r := p.Result()
+	return ContainerKind(r.Container) != ContainerKind(p.File.Container) || !slices.Equal(r.Tracks, p.File.Tracks)
 }
 
 // HasErrors reports whether a phase failed.
@@ -146,13 +154,10 @@ func (p *Plan) Conformant() bool {
 }
 
 // Result returns the file as the plan leaves it: its tracks after every
-// phase, and its container. A stopped plan leaves the file as it is.
+// phase that ran, and its container.
 func (p *Plan) Result() FileInfo {
 	out := p.File
 	out.Tracks = slices.Clone(p.File.Tracks)
-	if p.Stopped {
-		return out
-	}
 	for i := range p.Phases {
 		// The plan was built by Evaluate, so applying it cannot fail.
 		tracks, container, err := applyPhase(out.Tracks, out.Container, &p.Phases[i])
@@ -174,9 +179,6 @@ var ErrPlanMismatch = errors.New("plan does not match the tracks")
 func Apply(tracks []Track, p *Plan) ([]Track, error) {
 	out := slices.Clone(tracks)
 	container := p.File.Container
-	if p.Stopped {
-		return out, nil
-	}
 	for i := range p.Phases {
 		var err error
 		out, container, err = applyPhase(out, container, &p.Phases[i])
@@ -243,4 +245,28 @@ func applyPhase(tracks []Track, container string, pp *PhasePlan) ([]Track, strin
 		container = pp.Container.To
 	}
 	return tracks, container, nil
+}
+
+// Outcomes returned by [Plan.Outcome], for a run's summary.
+const (
+	OutcomeConformant  = "conformant"
+	OutcomeChange      = "would change"
+	OutcomeUnsupported = "unsupported"
+	OutcomeError       = "error"
+)
+
+// Outcome puts the plan in one bucket of a run's summary, the first that
+// applies: error (a phase failed), would change, unsupported (nothing to
+// change that vpo can do, but the policy asks for something it cannot
+// run), conformant.
+func (p *Plan) Outcome() string {
+	switch {
+	case p.HasErrors():
+		return OutcomeError
+	case p.Changed():
+		return OutcomeChange
+	case p.HasUnsupported():
+		return OutcomeUnsupported
+	}
+	return OutcomeConformant
 }

@@ -18,12 +18,13 @@ func (p *Plan) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "%s: conformant\n", p.File.Path)
 		_, err := io.WriteString(w, b.String())
 		return err
-	case p.Stopped:
-		fmt.Fprintf(&b, "%s: stopped, nothing will change\n", p.File.Path)
 	case p.Changed():
 		fmt.Fprintf(&b, "%s: would change\n", p.File.Path)
 	default:
 		fmt.Fprintf(&b, "%s: no change\n", p.File.Path)
+	}
+	if p.Stopped {
+		fmt.Fprintf(&b, "  stopped: later phases do not run, and a batch run stops after this file\n")
 	}
 	result := p.Result()
 	after := make(map[int]int, len(result.Tracks))

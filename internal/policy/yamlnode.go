@@ -155,13 +155,69 @@ func (m *mapping) required(key string) {
 	m.d.errAt(m.node, join(m.path, key), "is required")
 }
 
-// done reports every key that was not taken.
+// renamed are keys found in the original's prose documentation that its V13
+// validator refuses, with the key to use instead.
+var renamed = map[string]string{
+	"audio_filter":      "keep_audio",
+	"subtitle_filter":   "keep_subtitles",
+	"attachment_filter": "filter_attachments",
+	"conditional":       "rules",
+}
+
+// done reports every key that was not taken, with a suggestion when a
+// known key of this mapping is close.
 func (m *mapping) done() {
 	for _, k := range m.keys {
-		if !m.taken[k.Value] {
-			m.d.errAt(k, join(m.path, k.Value), "unknown key")
+		if m.taken[k.Value] {
+			continue
+		}
+		msg := "unknown key"
+		if to, ok := renamed[k.Value]; ok && m.taken[to] {
+			msg += " (V13 calls it " + to + ")"
+		} else if s := m.closest(k.Value); s != "" {
+			msg += " (did you mean " + s + "?)"
+		}
+		m.d.errAt(k, join(m.path, k.Value), "%s", msg)
+	}
+}
+
+// closest returns the known key of this mapping nearest to key, if it is
+// close: one edit for short keys, two for keys of ten letters or more.
+func (m *mapping) closest(key string) string {
+	best, bestDist := "", 2
+	if len(key) >= 10 {
+		bestDist = 3
+	}
+	for known := range m.taken {
+		if dist := editDistance(strings.ToLower(key), known); dist < bestDist || dist == bestDist && known < best {
+			best, bestDist = known, dist
 		}
 	}
+	return best
+}
+
+// editDistance is the Levenshtein distance, bounded to short keys.
+func editDistance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		return 99
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // sequence returns the items of a list node; a non-list is reported.
@@ -403,7 +459,7 @@ func (d *decoder) compileRegexp(n *yaml.Node, p, pattern string) *regexp.Regexp 
 		msg := err.Error()
 		var e *syntax.Error
 		if errors.As(err, &e) {
-			msg = string(e.Code) + ": " + e.Expr
+			msg = string(e.Code) + ": `" + e.Expr + "`"
 		}
 		d.errAt(n, p, "bad regular expression: %s", msg)
 		return nil
