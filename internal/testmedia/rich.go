@@ -189,7 +189,7 @@ func generateRich() (err error) {
 // alone: the two subtitle entries then describe each other's blocks, which
 // stays a valid file because both have the same codec.
 func swapTrackNumbers(data []byte) ([]byte, error) {
-	tracks := bytes.Index(data, []byte{0x16, 0x54, 0xAE, 0x6B}) // Tracks
+	tracks := bytes.Index(data, []byte{0x16, 0x54, 0xAE, 0x6B})  // Tracks
 	cluster := bytes.Index(data, []byte{0x1F, 0x43, 0xB6, 0x75}) // first Cluster
 	if tracks < 0 || cluster < tracks {
 		return nil, errors.New("swapped.mkv: Tracks element not found before the first Cluster")
