@@ -52,7 +52,9 @@ func TestMapMKV(t *testing.T) {
 		},
 		{
 			name: "mkvmerge has a track ffprobe does not list", src: src,
-			edit:    func(i *mkvInfo) { i.Tracks = append(i.Tracks, mkvT(4, "subtitles", "S_HDMV/PGS", "eng", "", false, 104)) },
+			edit: func(i *mkvInfo) {
+				i.Tracks = append(i.Tracks, mkvT(4, "subtitles", "S_HDMV/PGS", "eng", "", false, 104))
+			},
 			errText: "mkvmerge lists 2 subtitles tracks, ffprobe 1",
 		},
 		{
