@@ -88,6 +88,13 @@ type Executor struct {
 	// ProbeTimeout bounds each ffprobe and mkvmerge -J run; zero means
 	// probe.DefaultTimeout.
 	ProbeTimeout time.Duration
+	// InPlace is InPlaceNever (or "") or InPlaceAuto: whether mkvpropedit
+	// may edit files in place under a journal in JournalDir.
+	InPlace string
+	// JournalDir is where in-place edits keep their journals (a directory
+	// in the data dir, on any filesystem); required with InPlaceAuto.
+	// [ReplayJournals] must run on it at startup.
+	JournalDir string
 	// Logger receives the steps at debug level; nil means slog.Default().
 	Logger *slog.Logger
 	// now is time.Now; tests replace it.
@@ -117,6 +124,9 @@ type Result struct {
 	Changed bool
 	// Tool is the tool that wrote the new version.
 	Tool string
+	// InPlace is true when mkvpropedit edited the file itself (under a
+	// journal) rather than a copy.
+	InPlace bool
 	// Tracks are the new version's tracks as probed, IDs renumbered by the
 	// new file's stream order.
 	Tracks []policy.Track
@@ -212,6 +222,15 @@ func (e *Executor) Apply(ctx context.Context, req Request) (Result, error) {
 
 func (e *Executor) apply(ctx context.Context, req Request) (Result, error) {
 	p := req.Plan
+	switch e.InPlace {
+	case "", InPlaceNever:
+	case InPlaceAuto:
+		if e.JournalDir == "" {
+			return Result{}, errors.New("in-place mode auto needs a journal directory")
+		}
+	default:
+		return Result{}, fmt.Errorf("in-place mode %q: want %s or %s", e.InPlace, InPlaceAuto, InPlaceNever)
+	}
 	if err := applicable(p); err != nil {
 		return Result{}, err
 	}
@@ -235,6 +254,12 @@ func (e *Executor) apply(ctx context.Context, req Request) (Result, error) {
 	if j.dstKind == j.srcKind && slices.Equal(j.target.Tracks, p.File.Tracks) {
 		// The phases undo each other: nothing to write.
 		return Result{Path: j.path}, nil
+	}
+	if j.dstKind == "mkv" && j.srcKind == "mkv" && slices.Equal(withoutAttachments(j.target.Tracks), withoutAttachments(p.File.Tracks)) &&
+		slices.Equal(onlyAttachments(j.target.Tracks), onlyAttachments(p.File.Tracks)) {
+		// Only attachments move: Matroska keeps them apart from the
+		// tracks, after them, so there is nothing a tool could change.
+		return Result{Path: j.path, Notes: []string{"Matroska stores attachments after the tracks; their position cannot change"}}, nil
 	}
 	j.final = j.path
 	if j.dstKind != j.srcKind {
@@ -318,6 +343,11 @@ func (j *job) run(ctx context.Context) (Result, error) {
 	// fails cleanly.
 	if _, err := j.e.tool(tool).Resolve(); err != nil {
 		return Result{}, err
+	}
+	if tool == ToolMKVPropEdit && j.e.InPlace == InPlaceAuto {
+		if res, handled, err := j.runInPlace(ctx, refs); handled {
+			return res, err
+		}
 	}
 	if err := j.checkSpace(); err != nil {
 		return Result{}, err
@@ -440,4 +470,12 @@ func keptInSourceOrder(src, kept []policy.Track) []int {
 		}
 	}
 	return ids
+}
+
+func withoutAttachments(ts []policy.Track) []policy.Track {
+	return slices.DeleteFunc(slices.Clone(ts), func(t policy.Track) bool { return t.Type == policy.TypeAttachment })
+}
+
+func onlyAttachments(ts []policy.Track) []policy.Track {
+	return slices.DeleteFunc(slices.Clone(ts), func(t policy.Track) bool { return t.Type != policy.TypeAttachment })
 }

@@ -429,3 +429,58 @@ func TestCleanTemp(t *testing.T) {
 		t.Errorf("missing dir: %q, %v", removed, err)
 	}
 }
+
+// TestApplyAttachmentMoveOnly: a plan that only moves an attachment among
+// the tracks changes nothing Matroska can store; the file is not touched.
+func TestApplyAttachmentMoveOnly(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := testmedia.MakeRich(t, dir).MKV
+	_, req := planFor(t, path, header+`phases:
+  - name: arrange
+    track_order: [video, audio_main, audio_alternate, audio_commentary, attachment, subtitle_forced, subtitle_main]
+`)
+	if !req.Plan.Changed() {
+		t.Fatalf("plan changes nothing:\n%s", planText(req.Plan))
+	}
+	before := stateOf(t, path)
+	res, err := newExecutor().Apply(context.Background(), req)
+	if err != nil || res.Changed || len(res.Notes) != 1 {
+		t.Fatalf("res = %+v, err = %v", res, err)
+	}
+	assertUntouched(t, path, before)
+}
+
+// TestApplyToolHitsFullDisk: the disk fills up while the tool writes (here
+// a fake mkvmerge that writes until ENOSPC, as the real one would on a
+// disk another process fills): the error quotes the tool, the temp file is
+// removed (the space is free again), the original is untouched.
+func TestApplyToolHitsFullDisk(t *testing.T) {
+	dir := mountTmpfs(t, "2m")
+	path := testmedia.MakeRich(t, dir).MKV
+	_, req := planFor(t, path, removeFrench)
+	real, err := exec.LookPath("mkvmerge")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newExecutor()
+	e.SpaceMargin = -1
+	e.Tools.MKVMerge = fakeTool(t, `case "$*" in *--identify*) exec `+real+` "$@";; esac
+if ! head -c 100000000 /dev/zero > "$2" 2>/dev/null; then
+	echo "Error: Could not write to the output file: No space left on device"; exit 2
+fi`)
+	before := stateOf(t, path)
+	var fs syscall.Statfs_t
+	_ = syscall.Statfs(dir, &fs)
+	freeBefore := fs.Bavail
+	_, err = e.Apply(context.Background(), req)
+	if !errors.Is(err, toolrun.ErrFailed) || !strings.Contains(err.Error(), "No space left on device") {
+		t.Fatalf("err = %v", err)
+	}
+	assertUntouched(t, path, before)
+	assertNoTemp(t, dir)
+	_ = syscall.Statfs(dir, &fs)
+	if fs.Bavail != freeBefore {
+		t.Errorf("free blocks %d, were %d before", fs.Bavail, freeBefore)
+	}
+}
