@@ -97,8 +97,6 @@ type Executor struct {
 	JournalDir string
 	// Logger receives the steps at debug level; nil means slog.Default().
 	Logger *slog.Logger
-	// now is time.Now; tests replace it.
-	now func() time.Time
 }
 
 // Request is one file's plan and the state of the file it was made from.
@@ -143,13 +141,6 @@ func (e *Executor) log() *slog.Logger {
 		return e.Logger
 	}
 	return slog.Default()
-}
-
-func (e *Executor) clock() time.Time {
-	if e.now != nil {
-		return e.now()
-	}
-	return time.Now()
 }
 
 func (e *Executor) tool(name string) toolrun.Tool {
@@ -289,7 +280,9 @@ func (j *job) precheck(ctx context.Context) error {
 		return fmt.Errorf("%w: modified at %s, planned at %s", ErrStale, st.ModTime().UTC().Format(time.RFC3339Nano), j.req.ModTime.UTC().Format(time.RFC3339Nano))
 	}
 	if s := j.e.Settle; s > 0 {
-		if age := j.e.clock().Sub(st.ModTime()); age < s {
+		// A file being copied has a recent mtime; one far in the future
+		// (clock skew) counts as settled.
+		if age := time.Since(st.ModTime()); age < s && age > -s {
 			return fmt.Errorf("%w: modified %s ago, settle is %s", ErrSettling, age.Round(time.Second), s)
 		}
 	}

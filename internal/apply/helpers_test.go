@@ -39,6 +39,11 @@ func planFor(t *testing.T, path, src string) (*policy.Policy, apply.Request) {
 
 func requestFor(t *testing.T, p *policy.Policy, path string) apply.Request {
 	t.Helper()
+	return requestForB(t, p, path)
+}
+
+func requestForB(t testing.TB, p *policy.Policy, path string) apply.Request {
+	t.Helper()
 	st, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
