@@ -52,6 +52,7 @@ func TestApplyRefusals(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name    string
+		mp4     bool // the rich MP4 instead of the rich MKV
 		policy  string
 		setup   func(t *testing.T, e *apply.Executor, path string)
 		wantErr error
@@ -135,6 +136,15 @@ func TestApplyRefusals(t *testing.T) {
 			wantErr: apply.ErrVerify, errText: "verification failed: track 1 (was 1): default true, want false; track 2 (was 2): default false, want true",
 		},
 		{
+			// ffmpeg's MP4 muxer marks the first track of a type default
+			// when none is: a plan that clears them all cannot be stored.
+			name: "mp4 without a default audio track", mp4: true, policy: header + `phases:
+  - name: flags
+    audio_actions: {clear_all_default: true}
+`,
+			wantErr: apply.ErrVerify, errText: "verification failed: track 1 (was 1): default true, want false",
+		},
+		{
 			name: "tool failure quotes the tool", policy: removeFrench,
 			setup: func(t *testing.T, e *apply.Executor, _ string) {
 				real, err := exec.LookPath("mkvmerge")
@@ -151,7 +161,11 @@ echo "Error: simulated failure"; exit 2`)
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			path := testmedia.MakeRich(t, dir).MKV
+			media := testmedia.MakeRich(t, dir)
+			path := media.MKV
+			if tt.mp4 {
+				path = media.MP4
+			}
 			// Old enough for a settle check, unless a test changes it.
 			old := time.Now().Add(-10 * time.Minute)
 			if err := os.Chtimes(path, old, old); err != nil {
