@@ -89,3 +89,19 @@ func TestClassify(t *testing.T) {
 		})
 	}
 }
+
+// TestCommentaryPatternsAsWritten: user patterns are regular expressions
+// searched anywhere in the title, ignoring case, as docs/policies.md says.
+func TestCommentaryPatternsAsWritten(t *testing.T) {
+	anywhere, err := NewClassifier([]string{"cast"}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	word, err := NewClassifier([]string{`\bcast\b`}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !anywhere.IsCommentary("Broadcast") || word.IsCommentary("Broadcast") || !word.IsCommentary("CAST and crew") {
+		t.Error("patterns do not match as documented")
+	}
+}

@@ -31,6 +31,7 @@ func FuzzParse(f *testing.F) {
 		"schema_version: 13\nx: &a [*a]\nphases: [{name: p}]\n",
 		"schema_version: 13\nphases: [{name: p, rules: {match: first, items: [{name: r, when: {not: {count: {track_type: audio, gt: 1}}}, then: {warn: w}}]}}]\n",
 		"a: [1, 2\n",
+		"schema_version: 13\nphases: [{name: p, rules: {match: all, items: [{name: r, then: {warn: x}, when: &a {or: [*a, {not: *a}]}}]}}]\n",
 		"--- \n...\n---\n",
 		"{schema_version: 13, phases: [{name: p, keep_audio: {languages: [eng], fallback: {mode: error}}}]}",
 	} {

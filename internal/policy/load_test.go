@@ -94,6 +94,10 @@ func TestLoadEveryKey(t *testing.T) {
 	if !reflect.DeepEqual(*ph[2].DefaultFlags, wantFlags) {
 		t.Errorf("default_flags = %+v", *ph[2].DefaultFlags)
 	}
+	// YAML 1.1 booleans, as the original's parser reads them.
+	if !ph[1].FilterAttachments.RemoveAll || ph[1].KeepSubtitles.RemoveAll {
+		t.Errorf("remove_all: yes / no read as %v / %v", ph[1].FilterAttachments.RemoveAll, ph[1].KeepSubtitles.RemoveAll)
+	}
 	// An empty default_flags block is present, with the defaults.
 	if !reflect.DeepEqual(*ph[3].DefaultFlags, DefaultFlags{SetFirstVideoDefault: true, SetPreferredAudioDefault: true, ClearOtherDefaults: true}) {
 		t.Errorf("default_flags {} = %+v", *ph[3].DefaultFlags)
@@ -150,6 +154,9 @@ func TestLoadEveryKey(t *testing.T) {
 	if v := r.Items[3].When.Condition.Or[2].PluginMetadata.Value; v != 2000 {
 		t.Errorf("plugin_metadata value = %#v", v)
 	}
+	if v := r.Items[3].When.Condition.Or[6].PluginMetadata.Value; v != 7.0 {
+		t.Errorf("plugin_metadata float value = %#v", v)
+	}
 	if *r.Items[3].When.Condition.Or[4].IsOriginal != (OriginalCondition{Value: true, MinConfidence: 0.7}) {
 		t.Errorf("is_original = %+v", r.Items[3].When.Condition.Or[4].IsOriginal)
 	}
@@ -179,6 +186,7 @@ func TestLoadEveryKey(t *testing.T) {
 			"rules.items[3].when.or[3].container_metadata",
 			"rules.items[3].when.or[4].is_original",
 			"rules.items[3].when.or[5].is_dubbed",
+			"rules.items[3].when.or[6].plugin_metadata",
 			"rules.items[3].then[0].skip_video_transcode",
 			"rules.items[3].then[1].skip_audio_transcode",
 			"rules.items[3].then[2].set_container_metadata",
@@ -515,6 +523,19 @@ func TestParseLimits(t *testing.T) {
 		return strings.HasPrefix(e.Msg, "document too large (more than 200000 nodes")
 	}) {
 		t.Errorf("alias bomb error = %v", err)
+	}
+
+	// A condition can contain itself through an alias.
+	for _, tt := range []struct{ when, want string }{
+		{"&a {not: *a}", "conditions nest more than 64 levels deep"},
+		{"&a {and: [*a, *a]}", "document too large (more than 200000 nodes after expanding aliases)"},
+	} {
+		s := "schema_version: 13\nphases: [{name: p, rules: {match: all, items: [{name: r, then: {warn: x}, when: " + tt.when + "}]}}]\n"
+		_, err := Parse("cycle.yaml", []byte(s))
+		var es Errors
+		if !errors.As(err, &es) || !slices.ContainsFunc(es, func(e *Error) bool { return e.Msg == tt.want }) {
+			t.Errorf("when: %s: error = %.300v, want one saying %q", tt.when, err, tt.want)
+		}
 	}
 }
 

@@ -167,12 +167,12 @@ type FallbackMode string
 
 // The keep_audio.fallback.mode values.
 const (
-	// FallbackContentLanguage keeps the tracks of the content's original
-	// language (taken as the language of the first audio track).
+	// FallbackContentLanguage keeps the tracks in the language of the
+	// content (see docs/policies.md for how vpo decides it).
 	FallbackContentLanguage FallbackMode = "content_language"
 	// FallbackKeepAll keeps every audio track.
 	FallbackKeepAll FallbackMode = "keep_all"
-	// FallbackKeepFirst keeps the first audio track(s) up to Minimum.
+	// FallbackKeepFirst keeps the first tracks until Minimum is met.
 	FallbackKeepFirst FallbackMode = "keep_first"
 	// FallbackError makes the phase fail.
 	FallbackError FallbackMode = "error"
@@ -389,8 +389,9 @@ type TrackCondition struct {
 	// TrackType is required: video, audio, subtitle or attachment.
 	TrackType   TrackKind `yaml:"track_type"`
 	TrackFilter `yaml:",inline"`
-	// Compare is the count comparison (count only; nil for exists).
-	Compare *Comparison `yaml:",inline"`
+	// Compare is the count comparison (count only; nil for exists). In YAML
+	// its operator is a key of the same mapping: {track_type: audio, gte: 2}.
+	Compare *Comparison `yaml:"-"`
 }
 
 // TrackFilter selects tracks; every set field must match.

@@ -551,9 +551,19 @@ func (d *decoder) when(n *yaml.Node, path string) When {
 var conditionKeys = []string{"exists", "count", "and", "or", "not",
 	"audio_is_multi_language", "plugin_metadata", "container_metadata", "is_original", "is_dubbed"}
 
+// maxConditionDepth bounds how deeply and/or/not may nest. A condition can
+// contain itself through an alias (&a {not: *a}); the bound stops that too.
+const maxConditionDepth = 64
+
 func (d *decoder) condition(n *yaml.Node, path string) *Condition {
-	m := d.mapping(n, path)
 	c := &Condition{}
+	if d.depth >= maxConditionDepth {
+		d.errAt(n, path, "conditions nest more than %d levels deep", maxConditionDepth)
+		return c
+	}
+	d.depth++
+	defer func() { d.depth-- }()
+	m := d.mapping(n, path)
 	if m == nil {
 		return c
 	}
@@ -872,11 +882,11 @@ func (d *decoder) action(n *yaml.Node, path string) Action {
 	if m == nil {
 		return a
 	}
-	any := false
+	found := false
 	for _, k := range actionKeys {
-		any = any || m.has(k)
+		found = found || m.has(k)
 	}
-	if !any {
+	if !found {
 		d.errAt(n, path, "must have at least one action (%s)", strings.Join(actionKeys, ", "))
 	}
 	a.SkipVideoTranscode = m.optBool("skip_video_transcode")
@@ -1326,7 +1336,7 @@ func (d *decoder) synthesisTrack(n *yaml.Node, path string) SynthesisTrack {
 	}
 	if en, ep := m.take("skip_if_exists"); en != nil {
 		if em := d.mapping(en, ep); em != nil {
-			se := &SynthesisExists{Language: lowerAll(em.languages("language", true)), NotCommentary: em.optBool("not_commentary")}
+			se := &SynthesisExists{Language: lowerAll(em.languagesLoose("language")), NotCommentary: em.optBool("not_commentary")}
 			if v, vn := em.strList("codec", true); vn != nil {
 				se.Codec = lowerAll(v)
 			}

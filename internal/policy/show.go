@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -88,4 +89,31 @@ func (v NameOrNumber) MarshalYAML() (any, error) {
 		return n, nil
 	}
 	return string(v), nil
+}
+
+// MarshalYAML keeps a float value a float (5.0 would otherwise print as 5
+// and read back as an integer) and leaves out an absent value.
+func (m MetadataCondition) MarshalYAML() (any, error) {
+	type out struct {
+		Plugin   string     `yaml:"plugin,omitempty"`
+		Field    string     `yaml:"field"`
+		Value    *yaml.Node `yaml:"value,omitempty"`
+		Operator string     `yaml:"operator"`
+	}
+	o := out{Plugin: m.Plugin, Field: m.Field, Operator: m.Operator}
+	switch v := m.Value.(type) {
+	case nil:
+	case float64:
+		s := strconv.FormatFloat(v, 'g', -1, 64)
+		if !strings.ContainsAny(s, ".eEIN") {
+			s += ".0"
+		}
+		o.Value = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!float", Value: s}
+	default:
+		o.Value = &yaml.Node{}
+		if err := o.Value.Encode(v); err != nil {
+			return nil, fmt.Errorf("encode metadata value: %w", err)
+		}
+	}
+	return o, nil
 }

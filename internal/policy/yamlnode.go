@@ -24,6 +24,7 @@ type decoder struct {
 	errs    Errors
 	visited int
 	tooBig  bool
+	depth   int // condition nesting, see maxConditionDepth
 }
 
 func (d *decoder) errAt(n *yaml.Node, path, format string, args ...any) {
@@ -245,20 +246,25 @@ func (d *decoder) str(n *yaml.Node, path string) (string, bool) {
 	return n.Value, true
 }
 
+// yaml11Bools are the plain words YAML 1.1 reads as booleans. The original
+// vpo reads policies with PyYAML, a YAML 1.1 parser, so `remove_all: yes`
+// works there; YAML 1.2 (and so the YAML library here) reads it as a
+// string. Quoted, they stay strings.
+var yaml11Bools = map[string]bool{
+	"yes": true, "Yes": true, "YES": true, "on": true, "On": true, "ON": true,
+	"no": false, "No": false, "NO": false, "off": false, "Off": false, "OFF": false,
+}
+
 func (d *decoder) boolean(n *yaml.Node, path string) (bool, bool) {
+	if v, ok := yaml11Bools[n.Value]; ok && n.Kind == yaml.ScalarNode && n.Tag == "!!str" && n.Style == 0 {
+		return v, true
+	}
 	if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
 		d.errAt(n, path, "must be true or false, not %s", kindName(n))
 		return false, false
 	}
 	v, err := strconv.ParseBool(n.Value)
 	if err != nil {
-		// YAML 1.1 spellings the YAML library still tags as bool.
-		switch strings.ToLower(n.Value) {
-		case "yes", "on", "y":
-			return true, true
-		case "no", "off", "n":
-			return false, true
-		}
 		d.errAt(n, path, "must be true or false")
 		return false, false
 	}
