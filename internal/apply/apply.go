@@ -405,7 +405,8 @@ func (j *job) identify(ctx context.Context) (map[int]mkvRef, error) {
 	out, err := j.e.tool(ToolMKVMerge).Run(ctx, toolrun.Cmd{
 		Args:    []string{"--identification-format", "json", "--identify", j.path},
 		Timeout: j.e.probeTimeout(),
-		OKExit:  []int{1},
+		// Exit 2 (error) still prints the JSON, whose "errors" say why.
+		OKExit: []int{1, 2},
 	})
 	if err != nil {
 		return nil, err

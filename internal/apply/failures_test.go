@@ -498,3 +498,24 @@ fi`)
 		t.Errorf("free blocks %d, were %d before", fs.Bavail, freeBefore)
 	}
 }
+
+// TestApplyNonASCIIUnderCLocale runs vpo as a systemd service would, under
+// the C locale: mkvmerge can open a non-ASCII name only because the tools
+// run with LC_ALL=C.UTF-8.
+func TestApplyNonASCIIUnderCLocale(t *testing.T) {
+	t.Setenv("LANG", "C")
+	t.Setenv("LC_ALL", "C")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "Amélie – 日本語.mkv")
+	copyTo(t, testmedia.MakeRich(t, dir).MKV, path)
+	// The premise: under the C locale mkvmerge cannot open the file.
+	if out, err := exec.Command("mkvmerge", "-J", path).CombinedOutput(); err == nil && !strings.Contains(string(out), "could not be opened") {
+		t.Fatalf("mkvmerge opened a non-ASCII name under LC_ALL=C; the test proves nothing:\n%s", out)
+	}
+	_, req := planFor(t, path, removeFrench)
+	res, err := newExecutor().Apply(context.Background(), req)
+	if err != nil || res.Tool != apply.ToolMKVMerge {
+		t.Fatalf("res = %+v, err = %v", res, err)
+	}
+	assertNoTemp(t, dir)
+}

@@ -54,7 +54,11 @@ func parseMKVInfo(data []byte) (*mkvInfo, error) {
 		return nil, fmt.Errorf("parse mkvmerge -J output: %w", err)
 	}
 	if len(info.Errors) > 0 {
-		return nil, fmt.Errorf("mkvmerge -J: %s", strings.Join(info.Errors, "; "))
+		msgs := make([]string, len(info.Errors))
+		for i, m := range info.Errors {
+			msgs[i] = strings.TrimSpace(m)
+		}
+		return nil, fmt.Errorf("mkvmerge -J: %s", strings.Join(msgs, "; "))
 	}
 	if !info.Container.Supported {
 		return nil, errors.New("mkvmerge -J: container not supported")
