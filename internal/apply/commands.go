@@ -149,8 +149,14 @@ func mkvMergeArgs(out, in string, src, target []policy.Track, refs map[int]mkvRe
 
 // runMKVMerge remuxes the file into tmp.
 func (j *job) runMKVMerge(ctx context.Context, tmp string, refs map[int]mkvRef) error {
+	args := mkvMergeArgs(tmp, j.path, j.req.Plan.File.Tracks, j.target.Tracks, refs)
+	if strings.EqualFold(filepath.Ext(j.final), ".webm") {
+		// mkvmerge picks WebM from the output's extension, which the temp
+		// name does not have.
+		args = append([]string{"--webm"}, args...)
+	}
 	_, err := j.e.tool(ToolMKVMerge).Run(ctx, toolrun.Cmd{
-		Args:    mkvMergeArgs(tmp, j.path, j.req.Plan.File.Tracks, j.target.Tracks, refs),
+		Args:    args,
 		Timeout: j.e.Timeout,
 		OKExit:  []int{mkvExitWarnings},
 	})
