@@ -1,9 +1,11 @@
 package apply_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -296,5 +298,33 @@ audio:aac:eng:-:false/false
 			}
 			assertUntouched(t, res.Path, state)
 		})
+	}
+}
+
+// TestApplyWebM: a WebM file stays WebM (DocType "webm") after a remux, though
+// the temp file's name does not end in .webm.
+func TestApplyWebM(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "clip.webm")
+	out, err := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+		"-f", "lavfi", "-i", "testsrc=size=160x120:rate=25:duration=1",
+		"-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-f", "lavfi", "-i", "sine=frequency=660:duration=1",
+		"-map", "0", "-map", "1", "-map", "2", "-c:v", "libvpx", "-deadline", "realtime", "-c:a", "libopus",
+		"-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=fra", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffmpeg: %v: %s", err, out)
+	}
+	webm := []byte("\x42\x82\x84webm") // DocType "webm"
+	if data, _ := os.ReadFile(path); !bytes.Contains(data[:64], webm) {
+		t.Fatal("ffmpeg did not write a WebM DocType")
+	}
+	_, req := planFor(t, path, removeFrench)
+	res, err := newExecutor().Apply(context.Background(), req)
+	if err != nil || res.Tool != apply.ToolMKVMerge || len(res.Tracks) != 2 {
+		t.Fatalf("res = %+v, err = %v", res, err)
+	}
+	if data, _ := os.ReadFile(path); !bytes.Contains(data[:64], webm) {
+		t.Error("the remuxed file is no longer WebM")
 	}
 }
