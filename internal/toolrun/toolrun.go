@@ -34,6 +34,9 @@ const (
 	// waitDelay bounds how long Run waits for the process group to go away
 	// (and for its output pipes to close) after killing it.
 	waitDelay = 5 * time.Second
+	// startAttempts bounds the tries to start a binary that is busy
+	// (ETXTBSY).
+	startAttempts = 5
 )
 
 var (
@@ -134,20 +137,36 @@ func (t Tool) Run(ctx context.Context, c Cmd) (Output, error) {
 	}
 	defer cancel()
 
-	cmd := exec.CommandContext(rctx, bin, c.Args...)
 	stdout := &limitedBuffer{max: maxStdout}
 	stderr := &tailBuffer{max: maxStderr}
-	cmd.Stdout = stdout
-	cmd.Stderr = stderr
-	cmd.Env = toolEnv(os.Environ())
-	// Its own process group, so that cancel kills the tool and anything it
-	// started; and SIGKILL when vpo itself dies (even by SIGKILL), so no tool
-	// outlives it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid) }
-	cmd.WaitDelay = waitDelay
-
-	runErr := cmd.Run()
+	var cmd *exec.Cmd
+	var runErr error
+	for attempt := 1; ; attempt++ {
+		stdout.buf, stderr.buf = stdout.buf[:0], stderr.buf[:0]
+		cmd = exec.CommandContext(rctx, bin, c.Args...)
+		cmd.Stdout = stdout
+		cmd.Stderr = stderr
+		cmd.Env = toolEnv(os.Environ())
+		// Its own process group, so that cancel kills the tool and anything
+		// it started; and SIGKILL when vpo itself dies (even by SIGKILL), so
+		// no tool outlives it.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		started := cmd
+		cmd.Cancel = func() error { return killGroup(started.Process.Pid) }
+		cmd.WaitDelay = waitDelay
+		runErr = cmd.Start()
+		// ETXTBSY: the binary is open for writing somewhere (being
+		// installed, or, in tests, a script just written while another
+		// goroutine forked). It passes; try again briefly.
+		if errors.Is(runErr, syscall.ETXTBSY) && attempt < startAttempts && rctx.Err() == nil {
+			time.Sleep(time.Duration(attempt) * 20 * time.Millisecond)
+			continue
+		}
+		break
+	}
+	if runErr == nil {
+		runErr = cmd.Wait()
+	}
 	if cmd.Process != nil {
 		// Reap stragglers that a wrapper script may have left behind.
 		_ = killGroup(cmd.Process.Pid)

@@ -141,3 +141,19 @@ func TestMessage(t *testing.T) {
 		})
 	}
 }
+
+// TestRunRetriesBusyBinary: a binary still open for writing (ETXTBSY) is
+// started once it is closed.
+func TestRunRetriesBusyBinary(t *testing.T) {
+	t.Parallel()
+	p := script(t, "echo started")
+	f, err := os.OpenFile(p, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.AfterFunc(50*time.Millisecond, func() { f.Close() })
+	out, err := toolrun.Tool{Name: "busy", Path: p}.Run(context.Background(), toolrun.Cmd{})
+	if err != nil || string(out.Stdout) != "started\n" {
+		t.Fatalf("out = %q, err = %v", out.Stdout, err)
+	}
+}
