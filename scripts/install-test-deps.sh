@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what vpo's tests need on Debian 12: ffmpeg (the real ffprobe, and ffmpeg
-# to make test media), wrk and hyperfine (benchmarks), sqlite3 (fault tests), gcc
+# to make test media), mkvtoolnix (mkvmerge and mkvpropedit for apply), wrk and hyperfine (benchmarks), sqlite3 (fault tests), gcc
 # (the race detector needs cgo), debootstrap, systemd-container and jq (the
 # real-systemd tests). Quick when everything is already there. The Go tools
 # (golangci-lint, at the version pinned in the Makefile) come from `make tools`,
