@@ -24,6 +24,7 @@ import (
 	"github.com/vpo-project/vpo/internal/logging"
 	"github.com/vpo-project/vpo/internal/systemd"
 	"github.com/vpo-project/vpo/internal/version"
+	"github.com/vpo-project/vpo/internal/watch"
 )
 
 // Server timeouts. Header and idle timeouts protect against slow or abandoned
@@ -89,11 +90,12 @@ type daemon struct {
 		cancel context.CancelFunc
 		done   chan struct{}
 	}
-	srv      *http.Server // http
-	ln       net.Listener // http
-	serveErr chan error   // http: Serve's result, once serving
-	serving  bool         // ready: the server serves
-	systemd  struct {     // systemd: the status loop and the watchdog
+	watcher  *watch.Watcher // watch
+	srv      *http.Server   // http
+	ln       net.Listener   // http
+	serveErr chan error     // http: Serve's result, once serving
+	serving  bool           // ready: the server serves
+	systemd  struct {       // systemd: the status loop and the watchdog
 		cancel context.CancelFunc
 		done   sync.WaitGroup
 	}
@@ -106,9 +108,10 @@ type daemon struct {
 // while the HTTP server still answers /health and reads; then the server stops, then
 // the probes behind /health, then the database closes and its lock is released.
 //
-// A future watcher (library changes to scan jobs) or scheduler (periodic jobs)
-// goes between "jobs" and "ready": started once the engine it feeds runs, and
-// stopped right after the drain begins, before the engine drains.
+// The watcher (library changes to scan jobs; watch.go) goes between "jobs" and
+// "ready": started once the engine it feeds runs, and stopped right after the
+// drain begins, before the engine drains. A future scheduler (periodic jobs) goes
+// beside it.
 func (d *daemon) components() []*component {
 	return []*component{
 		{name: "lock", start: d.lockDatabase, stop: d.unlockDatabase},
@@ -116,6 +119,7 @@ func (d *daemon) components() []*component {
 		{name: "api", start: d.startAPI, stop: d.stopProbes},
 		{name: "http", start: d.bindHTTP, stop: d.stopHTTP},
 		{name: "jobs", start: d.startJobs, stop: d.stopJobs},
+		{name: "watch", start: d.startWatch, stop: d.stopWatch},
 		{name: "ready", start: d.ready, stop: d.drain},
 		{name: "systemd", start: d.startSystemd, stop: d.stopSystemd},
 	}
