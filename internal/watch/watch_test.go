@@ -166,7 +166,7 @@ func TestSlowWriteWaits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for range 20 { // 5 s of writing, a piece every 250 ms
+	for range 60 { // 15 s of writing (the figure), a piece every 250 ms
 		if _, err := f.WriteString(strings.Repeat("x", 1000)); err != nil {
 			t.Fatal(err)
 		}
