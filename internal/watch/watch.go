@@ -116,6 +116,11 @@ type Options struct {
 // DefaultRescanInterval is how often a degraded root is rescanned.
 const DefaultRescanInterval = 5 * time.Minute
 
+// minBatchWait is the least time settled files wait for the rest of a burst that
+// is still arriving, so that even with a short settle time a burst that takes
+// seconds to write becomes one batch or a few.
+const minBatchWait = 10 * time.Second
+
 // maxBatch bounds the paths of one Handle call, so that a job's arguments stay
 // a reasonable size; a bigger burst is split.
 const maxBatch = 5000
@@ -575,7 +580,8 @@ func (r *rootWatch) queue(set map[string]struct{}, p string, now time.Time) {
 // tick checks the pending files: one whose size or mtime changed starts over; one
 // unchanged for the settle time is settled; one that vanished is gone. Then the
 // waiting files go out as one batch once nothing is pending (a burst that has
-// ended), or once the oldest has waited a settle time (a burst that goes on).
+// ended), or once the oldest has waited a settle time, and at least minBatchWait
+// (a burst that goes on).
 func (r *rootWatch) tick(ctx context.Context, now time.Time) {
 	settle := r.w.o.Settle
 	for p, pf := range r.pending {
@@ -597,7 +603,7 @@ func (r *rootWatch) tick(ctx context.Context, now time.Time) {
 	if len(r.settled) == 0 && len(r.gone) == 0 {
 		return
 	}
-	if len(r.pending) > 0 && now.Sub(r.since) < settle {
+	if len(r.pending) > 0 && now.Sub(r.since) < max(settle, minBatchWait) {
 		return
 	}
 	r.flush(ctx)
