@@ -348,7 +348,7 @@ func (f *fakeNotifier) Add(p string) error {
 	f.adds++
 	return f.real.Add(p)
 }
-func (f *fakeNotifier) Remove(p string) error          { return f.real.Remove(p) }
+func (f *fakeNotifier) Remove(p string) error         { return f.real.Remove(p) }
 func (f *fakeNotifier) Events() <-chan fsnotify.Event { return f.events }
 func (f *fakeNotifier) Errors() <-chan error          { return f.errs }
 func (f *fakeNotifier) Close() error                  { return f.real.Close() }
