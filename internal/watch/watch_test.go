@@ -420,3 +420,35 @@ func TestRootOff(t *testing.T) {
 		t.Error("Start after Stop succeeded")
 	}
 }
+
+// TestWatchLimitAtRuntime: a directory created later that hits the watch limit
+// (ENOSPC faked, see fakeNotifier) degrades the root then, and its files are still
+// handed over by the rescan that follows.
+func TestWatchLimitAtRuntime(t *testing.T) {
+	t.Parallel()
+	fake := newFake(2, false)
+	b := setup(t, func(o *Options) {
+		o.newNotifier = fake.open
+		o.RescanInterval = time.Hour // only the rescan the degradation starts
+	})
+	b.start(t)
+	if st := b.w.States()[0]; st.Watch != StateOK {
+		t.Fatalf("state = %+v, want ok", st)
+	}
+	write(t, filepath.Join(b.root, "one", "a.mkv"), "a") // the second watch: still within the limit
+	waitFor(t, testSettle+5*time.Second, "a.mkv", func() bool { return !b.rec.changedAt(filepath.Join(b.root, "one", "a.mkv")).IsZero() })
+	// The third watch: ENOSPC. The directory is moved in with its file, so that the
+	// rescan the degradation starts finds it (a file written later into a degraded
+	// root waits for the periodic rescan).
+	outside := t.TempDir()
+	write(t, filepath.Join(outside, "two", "b.mkv"), "b")
+	if err := os.Rename(filepath.Join(outside, "two"), filepath.Join(b.root, "two")); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(b.root, "two", "b.mkv")
+	waitFor(t, 5*time.Second, "the degraded state", func() bool { return b.w.States()[0].Watch == StateDegraded })
+	if st := b.w.States()[0]; !strings.Contains(st.Reason, "fs.inotify.max_user_watches to at least 3") {
+		t.Errorf("reason %q does not name the sysctl and the 3 directories needed", st.Reason)
+	}
+	waitFor(t, testSettle+5*time.Second, "b.mkv, by the rescan", func() bool { return !b.rec.changedAt(p).IsZero() })
+}
