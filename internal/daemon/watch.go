@@ -67,12 +67,12 @@ func (d *daemon) rootHandler(rc config.Root) (watch.Handler, error) {
 type catalogHandler struct{ d *daemon }
 
 func (h catalogHandler) Handle(ctx context.Context, root string, b watch.Batch) error {
-	if max := h.d.cfg.Jobs.MaxQueued; max > 0 {
+	if limit := h.d.cfg.Jobs.MaxQueued; limit > 0 {
 		queued, _, err := h.d.app.Jobs.Counts(ctx)
 		if err != nil {
 			return err
 		}
-		if queued >= max {
+		if queued >= limit {
 			return fmt.Errorf("the job queue is full (%d queued jobs)", queued)
 		}
 	}

@@ -701,13 +701,13 @@ func (r *rootWatch) reconcile(ctx context.Context, why string) {
 		if !d.Type().IsRegular() || !r.wanted(p) {
 			return nil
 		}
+		info, ierr := d.Info()
+		if ierr != nil {
+			return nil //nolint:nilerr // vanished since it was listed: gone, if catalogued
+		}
 		found++
 		k, ok := known[p]
 		delete(known, p)
-		info, err := d.Info()
-		if err != nil {
-			return nil
-		}
 		if ok && k.Probed && !k.Missing && k.Size == info.Size() && k.MtimeNS == info.ModTime().UnixNano() {
 			return nil
 		}
