@@ -59,6 +59,9 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 // run is the daemon's whole life: start the components in order, wait for a
 // signal (or a server failure), stop them in reverse order.
 func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Options, notifier *systemd.Notifier) error {
+	if err := checkRootModes(cfg); err != nil {
+		return err // a configuration error: before anything starts
+	}
 	d := &daemon{cfg: cfg, logger: logger, log: logging.Component(logger, "server"), opts: opts, notifier: notifier}
 	components := d.components()
 	if err := startAll(ctx, d.shutdownContext, components); err != nil {

@@ -20,11 +20,13 @@ import (
 // one (validation has made sure that their policy and mode agree).
 func (d *daemon) startWatch(ctx context.Context) error {
 	var roots []watch.Root
-	for i, rc := range d.cfg.Library.RootConfigs {
+	if err := checkRootModes(d.cfg); err != nil {
+		return err
+	}
+	for _, rc := range d.cfg.Library.RootConfigs {
 		h, err := d.rootHandler(rc)
 		if err != nil {
-			return &config.Error{Origin: d.cfg.File, Key: "library.roots",
-				Msg: fmt.Sprintf("entry %d (%s): %s", i+1, rc.Path, err.Error())}
+			return err
 		}
 		if !rc.Watch {
 			continue
@@ -54,12 +56,32 @@ func (d *daemon) stopWatch(ctx context.Context) { d.watcher.Stop(ctx) }
 
 // rootHandler returns the handler of a root's mode.
 func (d *daemon) rootHandler(rc config.Root) (watch.Handler, error) {
-	switch rc.Mode {
-	case config.ModeCatalog:
-		return catalogHandler{d: d}, nil
-	default:
-		return nil, fmt.Errorf("mode %s needs the %s feature, not in this vpo yet", rc.Mode, rc.Mode)
+	if err := modeSupported(rc.Mode); err != nil {
+		return nil, err
 	}
+	return catalogHandler{d: d}, nil
+}
+
+// modeSupported says whether this vpo has the feature a root's mode needs. Plan and
+// apply arrive with the policy and apply work; each adds its handler to rootHandler
+// and its mode here.
+func modeSupported(mode string) error {
+	if mode == config.ModeCatalog {
+		return nil
+	}
+	return fmt.Errorf("mode %s needs the %s feature, not in this vpo yet", mode, mode)
+}
+
+// checkRootModes refuses, as a configuration error, a root whose mode this vpo
+// cannot do, before the daemon starts anything (it runs first in run).
+func checkRootModes(cfg *config.Config) error {
+	for i, rc := range cfg.Library.RootConfigs {
+		if err := modeSupported(rc.Mode); err != nil {
+			return &config.Error{Origin: cfg.File, Key: "library.roots",
+				Msg: fmt.Sprintf("entry %d (%s): %s", i+1, rc.Path, err.Error())}
+		}
+	}
+	return nil
 }
 
 // catalogHandler is mode catalog: each batch becomes one scan job of the changed

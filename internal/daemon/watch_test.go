@@ -271,7 +271,8 @@ func TestWatchRestartWhileSettling(t *testing.T) {
 }
 
 // TestWatchModeNotYet: a root with mode plan or apply fails the startup with a
-// configuration error (exit 78) instead of only cataloguing.
+// configuration error (exit 78) instead of only cataloguing, before anything
+// starts.
 func TestWatchModeNotYet(t *testing.T) {
 	root := t.TempDir()
 	cfg := watchConfig(t, t.TempDir(), root,
@@ -279,5 +280,8 @@ func TestWatchModeNotYet(t *testing.T) {
 	err := Run(context.Background(), cfg, logging.Discard(), Options{Signals: make(chan os.Signal), Started: time.Now()})
 	if !config.IsConfigError(err) || !strings.Contains(err.Error(), "library.roots: entry 1 ("+root+"): mode apply needs the apply feature, not in this vpo yet") {
 		t.Fatalf("Run with mode apply = %v, want the config error", err)
+	}
+	if _, err := os.Stat(cfg.DatabasePath); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the database was created before the configuration error: %v", err)
 	}
 }
