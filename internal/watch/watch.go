@@ -22,6 +22,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -157,6 +158,10 @@ type Watcher struct {
 	exts  scan.ExtSet
 	roots []*rootWatch
 
+	// limitWarned is set once the watch-limit warning was logged: one warning,
+	// whichever roots reach the limit.
+	limitWarned atomic.Bool
+
 	mu      sync.Mutex
 	cancel  context.CancelFunc
 	done    sync.WaitGroup
@@ -267,7 +272,6 @@ type rootWatch struct {
 	gone    map[string]struct{} // gone paths waiting for a batch
 	since   time.Time           // when the oldest waiting item was queued
 	lastErr string              // the last Handle error, logged once
-	warned  bool                // the watch-limit warning was logged
 	stateMu sync.Mutex          // guards the fields below
 	state   State
 	reason  string
@@ -388,11 +392,10 @@ func (r *rootWatch) degrade(err error) {
 	if errors.Is(err, syscall.ENOSPC) {
 		need := r.w.countDirs()
 		reason := fmt.Sprintf("inotify watch limit reached: raise fs.inotify.max_user_watches to at least %d (the directories under the watched roots) plus what other programs use", need)
-		if !r.warned {
+		if r.w.limitWarned.CompareAndSwap(false, true) {
 			r.log.Warn("inotify watch limit reached; rescanning the root periodically instead",
 				"sysctl", "fs.inotify.max_user_watches", "current", readMaxWatches(), "needed", need,
 				"rescan_interval_s", r.w.o.RescanInterval.Seconds())
-			r.warned = true
 		}
 		r.setState(StateDegraded, reason)
 		return
@@ -484,6 +487,12 @@ func (r *rootWatch) run(ctx context.Context) {
 					r.reconcile(ctx, "retry")
 				}
 			case StateDegraded:
+				// Try the watches again: the limit may have been raised (or other
+				// programs let theirs go) since.
+				r.setup()
+				if r.snapshot().Watch == StateOK {
+					r.log.Info("library root watched again", "directories", len(r.dirs))
+				}
 				r.reconcile(ctx, "periodic")
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -305,18 +306,24 @@ func TestStartupReconciles(t *testing.T) {
 // fs.inotify.max_user_watches) once limit watches exist, and events can be
 // dropped and errors sent. The sysctl cannot be lowered for one test without
 // affecting the whole machine, so the limit is faked here; the real path is
-// tested by the other tests.
+// tested by the other tests. Each open makes a new instance, as fsnotify does.
 type fakeNotifier struct {
-	real   *fsnotify.Watcher
-	limit  int
-	adds   int
-	drop   bool
-	errs   chan error
-	events chan fsnotify.Event
+	limit atomic.Int64
+	drop  bool
+	errs  chan error // shared by the instances: the test sends on it
 }
 
 func newFake(limit int, drop bool) *fakeNotifier {
-	return &fakeNotifier{limit: limit, drop: drop, errs: make(chan error, 1), events: make(chan fsnotify.Event)}
+	f := &fakeNotifier{drop: drop, errs: make(chan error, 1)}
+	f.limit.Store(int64(limit))
+	return f
+}
+
+type fakeInstance struct {
+	f      *fakeNotifier
+	real   *fsnotify.Watcher
+	adds   int64
+	events chan fsnotify.Event
 }
 
 func (f *fakeNotifier) open() (notifier, error) {
@@ -324,12 +331,12 @@ func (f *fakeNotifier) open() (notifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	f.real = w
+	in := &fakeInstance{f: f, real: w, events: make(chan fsnotify.Event)}
 	go func() {
-		defer close(f.events)
+		defer close(in.events)
 		for ev := range w.Events {
 			if !f.drop {
-				f.events <- ev
+				in.events <- ev
 			}
 		}
 	}()
@@ -338,24 +345,25 @@ func (f *fakeNotifier) open() (notifier, error) {
 			f.errs <- err
 		}
 	}()
-	return f, nil
+	return in, nil
 }
 
-func (f *fakeNotifier) Add(p string) error {
-	if f.adds >= f.limit {
+func (in *fakeInstance) Add(p string) error {
+	if in.adds >= in.f.limit.Load() {
 		return fmt.Errorf("%q: %w", p, syscall.ENOSPC)
 	}
-	f.adds++
-	return f.real.Add(p)
+	in.adds++
+	return in.real.Add(p)
 }
-func (f *fakeNotifier) Remove(p string) error         { return f.real.Remove(p) }
-func (f *fakeNotifier) Events() <-chan fsnotify.Event { return f.events }
-func (f *fakeNotifier) Errors() <-chan error          { return f.errs }
-func (f *fakeNotifier) Close() error                  { return f.real.Close() }
+func (in *fakeInstance) Remove(p string) error         { return in.real.Remove(p) }
+func (in *fakeInstance) Events() <-chan fsnotify.Event { return in.events }
+func (in *fakeInstance) Errors() <-chan error          { return in.f.errs }
+func (in *fakeInstance) Close() error                  { return in.real.Close() }
 
 // TestWatchLimitDegrades: when inotify_add_watch fails with ENOSPC (faked, see
 // fakeNotifier), the root is degraded, its state names the sysctl and the
-// directories needed, and periodic rescans still hand over new files.
+// directories needed, and periodic rescans still hand over new files; once the
+// limit is raised, the next rescan watches the root again.
 func TestWatchLimitDegrades(t *testing.T) {
 	t.Parallel()
 	fake := newFake(2, false)
@@ -376,6 +384,12 @@ func TestWatchLimitDegrades(t *testing.T) {
 	p := filepath.Join(b.root, "c", "new.mkv")
 	write(t, p, "x")
 	waitFor(t, testSettle+5*time.Second, "the new file, by periodic rescan", func() bool { return !b.rec.changedAt(p).IsZero() })
+
+	fake.limit.Store(100)
+	waitFor(t, 5*time.Second, "the root watched again", func() bool { return b.w.States()[0].Watch == StateOK })
+	if st := b.w.States()[0]; st.Directories != 4 || st.Reason != "" {
+		t.Errorf("state after the limit was raised = %+v, want ok with 4 directories", st)
+	}
 }
 
 // TestOverflowRescans: when the kernel's event queue overflows (events lost), the
