@@ -24,6 +24,7 @@ import (
 	"github.com/vpo-project/vpo/internal/logging"
 	"github.com/vpo-project/vpo/internal/systemd"
 	"github.com/vpo-project/vpo/internal/version"
+	"github.com/vpo-project/vpo/internal/watch"
 )
 
 // Server timeouts. Header and idle timeouts protect against slow or abandoned
@@ -58,6 +59,9 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 // run is the daemon's whole life: start the components in order, wait for a
 // signal (or a server failure), stop them in reverse order.
 func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Options, notifier *systemd.Notifier) error {
+	if err := checkRootModes(cfg); err != nil {
+		return err // a configuration error: before anything starts
+	}
 	d := &daemon{cfg: cfg, logger: logger, log: logging.Component(logger, "server"), opts: opts, notifier: notifier}
 	components := d.components()
 	if err := startAll(ctx, d.shutdownContext, components); err != nil {
@@ -89,11 +93,12 @@ type daemon struct {
 		cancel context.CancelFunc
 		done   chan struct{}
 	}
-	srv      *http.Server // http
-	ln       net.Listener // http
-	serveErr chan error   // http: Serve's result, once serving
-	serving  bool         // ready: the server serves
-	systemd  struct {     // systemd: the status loop and the watchdog
+	watcher  *watch.Watcher // watch
+	srv      *http.Server   // http
+	ln       net.Listener   // http
+	serveErr chan error     // http: Serve's result, once serving
+	serving  bool           // ready: the server serves
+	systemd  struct {       // systemd: the status loop and the watchdog
 		cancel context.CancelFunc
 		done   sync.WaitGroup
 	}
@@ -106,9 +111,10 @@ type daemon struct {
 // while the HTTP server still answers /health and reads; then the server stops, then
 // the probes behind /health, then the database closes and its lock is released.
 //
-// A future watcher (library changes to scan jobs) or scheduler (periodic jobs)
-// goes between "jobs" and "ready": started once the engine it feeds runs, and
-// stopped right after the drain begins, before the engine drains.
+// The watcher (library changes to scan jobs; watch.go) goes between "jobs" and
+// "ready": started once the engine it feeds runs, and stopped right after the
+// drain begins, before the engine drains. A future scheduler (periodic jobs) goes
+// beside it.
 func (d *daemon) components() []*component {
 	return []*component{
 		{name: "lock", start: d.lockDatabase, stop: d.unlockDatabase},
@@ -116,6 +122,7 @@ func (d *daemon) components() []*component {
 		{name: "api", start: d.startAPI, stop: d.stopProbes},
 		{name: "http", start: d.bindHTTP, stop: d.stopHTTP},
 		{name: "jobs", start: d.startJobs, stop: d.stopJobs},
+		{name: "watch", start: d.startWatch, stop: d.stopWatch},
 		{name: "ready", start: d.ready, stop: d.drain},
 		{name: "systemd", start: d.startSystemd, stop: d.stopSystemd},
 	}
