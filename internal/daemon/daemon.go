@@ -22,6 +22,7 @@ import (
 	"github.com/vpo-project/vpo/internal/httpapi"
 	"github.com/vpo-project/vpo/internal/jobs"
 	"github.com/vpo-project/vpo/internal/logging"
+	"github.com/vpo-project/vpo/internal/policy"
 	"github.com/vpo-project/vpo/internal/systemd"
 	"github.com/vpo-project/vpo/internal/version"
 	"github.com/vpo-project/vpo/internal/watch"
@@ -62,7 +63,14 @@ func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	if err := checkRootModes(cfg); err != nil {
 		return err // a configuration error: before anything starts
 	}
-	d := &daemon{cfg: cfg, logger: logger, log: logging.Component(logger, "server"), opts: opts, notifier: notifier}
+	// The policies are read once, here: a policy the configuration names that
+	// is missing or invalid is a configuration error, before anything starts.
+	policies, err := loadPolicies(cfg, logging.Component(logger, "policy"), configuredPolicies(cfg))
+	if err != nil {
+		return err
+	}
+	d := &daemon{cfg: cfg, logger: logger, log: logging.Component(logger, "server"), opts: opts, notifier: notifier,
+		policies: policies}
 	components := d.components()
 	if err := startAll(ctx, d.shutdownContext, components); err != nil {
 		return err
@@ -84,6 +92,7 @@ type daemon struct {
 	log      *slog.Logger // vpo.server
 	opts     Options
 	notifier *systemd.Notifier
+	policies *policy.Registry // loaded before the components start
 
 	lock   *Lock        // lock
 	app    *app.App     // store
@@ -192,10 +201,6 @@ const storeCloseTimeout = 5 * time.Second
 // the engine as not started); they stop after the HTTP server, so that /health stays
 // current during the drain.
 func (d *daemon) startAPI(context.Context) error {
-	policies, err := loadPolicies(d.cfg, logging.Component(d.logger, "policy"), configuredPolicies(d.cfg))
-	if err != nil {
-		return err
-	}
 	d.api = httpapi.New(httpapi.Deps{
 		Logger:        logging.Component(d.logger, "http"),
 		Version:       version.String(),
@@ -205,7 +210,7 @@ func (d *daemon) startAPI(context.Context) error {
 		Jobs:          d.app.Jobs,
 		Store:         d.app.Store,
 		Scanner:       d.app.Scanner,
-		Policies:      policies,
+		Policies:      d.policies,
 		MaxQueued:     d.cfg.Jobs.MaxQueued,
 		AuthToken:     d.cfg.Server.AuthToken,
 	})

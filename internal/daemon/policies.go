@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 
 	"github.com/vpo-project/vpo/internal/config"
@@ -37,7 +38,7 @@ func loadPolicies(cfg *config.Config, log *slog.Logger, named []configuredPolicy
 	log.Info("policies loaded", "dir", reg.Dir(), "valid", valid, "invalid", len(reg.Entries())-valid)
 	for _, n := range named {
 		if err := reg.ValidateNamed([]string{n.name}); err != nil {
-			return nil, &config.Error{Origin: n.origin, Key: n.key, Msg: err.Error(), Err: err}
+			return nil, &config.Error{Origin: n.origin, Key: n.key, Msg: n.context + err.Error(), Err: err}
 		}
 	}
 	return reg, nil
@@ -45,9 +46,21 @@ func loadPolicies(cfg *config.Config, log *slog.Logger, named []configuredPolicy
 
 // configuredPolicy is a policy named by a setting.
 type configuredPolicy struct {
-	key, origin, name string
+	key, origin string
+	// context prefixes the error, e.g. "entry 2 (/srv/tv): ".
+	context string
+	name    string
 }
 
-// configuredPolicies lists the policies the configuration names. None does
-// yet; the library roots' policy setting will.
-func configuredPolicies(*config.Config) []configuredPolicy { return nil }
+// configuredPolicies lists the policies the configuration names: each
+// library root's policy.
+func configuredPolicies(cfg *config.Config) []configuredPolicy {
+	var out []configuredPolicy
+	for i, rc := range cfg.Library.RootConfigs {
+		if rc.Policy != "" {
+			out = append(out, configuredPolicy{key: "library.roots", origin: cfg.File,
+				context: fmt.Sprintf("entry %d (%s): ", i+1, rc.Path), name: rc.Policy})
+		}
+	}
+	return out
+}
