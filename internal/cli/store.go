@@ -47,7 +47,9 @@ func openSession(ctx context.Context, env Env, cmd *cobra.Command, configPath st
 	if err != nil {
 		return nil, err
 	}
-	if err := jobs.Migrate(ctx, store.DB(), logging.Component(logger, "jobs")); err != nil {
+	// Check only: `vpo serve` and `vpo migrate` migrate. A brand-new database is
+	// created and migrated, so that `vpo scan` works on a fresh machine.
+	if err := jobs.EnsureSchema(ctx, store.DB(), cfg.DatabasePath, logging.Component(logger, "jobs")); err != nil {
 		store.Close(context.Background())
 		return nil, err
 	}

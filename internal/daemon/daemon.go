@@ -58,7 +58,7 @@ func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	log := logging.Component(logger, "server")
 
 	t := time.Now()
-	store, err := catalog.Open(ctx, cfg.DatabasePath, logging.Component(logger, "db"))
+	store, err := catalog.OpenMode(ctx, cfg.DatabasePath, logging.Component(logger, "db"), catalog.ApplyMigrations)
 	if err != nil {
 		return err
 	}

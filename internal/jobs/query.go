@@ -10,6 +10,8 @@ import (
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
+
+	"github.com/vpo-project/vpo/internal/catalog"
 )
 
 // vpo's job state words.
@@ -100,7 +102,7 @@ func (e *Engine) Get(ctx context.Context, id int64) (Job, error) {
 		if errors.Is(err, river.ErrNotFound) {
 			return Job{}, ErrNotFound
 		}
-		return Job{}, fmt.Errorf("jobs: get %d: %w", id, err)
+		return Job{}, fmt.Errorf("jobs: get %d: %w", id, catalog.Classify(err))
 	}
 	return jobFromRow(row), nil
 }
@@ -144,7 +146,7 @@ func (e *Engine) List(ctx context.Context, p ListParams) ([]Job, error) {
 	}
 	res, err := e.client.JobList(ctx, lp)
 	if err != nil {
-		return nil, fmt.Errorf("jobs: list: %w", err)
+		return nil, fmt.Errorf("jobs: list: %w", catalog.Classify(err))
 	}
 	jobs := make([]Job, 0, len(res.Jobs))
 	for _, r := range res.Jobs {
@@ -164,7 +166,7 @@ func (e *Engine) Cancel(ctx context.Context, id int64) (Job, error) {
 		if errors.Is(err, river.ErrNotFound) {
 			return Job{}, ErrNotFound
 		}
-		return Job{}, fmt.Errorf("jobs: cancel %d: %w", id, err)
+		return Job{}, fmt.Errorf("jobs: cancel %d: %w", id, catalog.Classify(err))
 	}
 	e.log.InfoContext(ctx, "job cancel requested", slog.Int64("job_id", id), slog.String("state", string(row.State)))
 	return jobFromRow(row), nil
@@ -180,7 +182,7 @@ func (e *Engine) Counts(ctx context.Context) (queued, running int, err error) {
 		WHERE state IN ('available', 'scheduled', 'retryable', 'pending', 'running')`,
 	).Scan(&queued, &running)
 	if err != nil {
-		return 0, 0, fmt.Errorf("jobs: counts: %w", err)
+		return 0, 0, fmt.Errorf("jobs: counts: %w", catalog.Classify(err))
 	}
 	return queued, running, nil
 }
