@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -388,4 +389,18 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// LatestSchemaVersion returns the newest catalogue schema version this vpo knows:
+// the number of its last embedded migration file.
+func LatestSchemaVersion() int64 {
+	entries, _ := fs.ReadDir(migrations.FS, ".")
+	var latest int64
+	for _, e := range entries {
+		digits := e.Name()[:strings.IndexFunc(e.Name(), func(r rune) bool { return r < '0' || r > '9' })]
+		if v, err := strconv.ParseInt(digits, 10, 64); err == nil {
+			latest = max(latest, v)
+		}
+	}
+	return latest
 }

@@ -80,12 +80,7 @@ func newMigrator(db *sql.DB, logger *slog.Logger) (*rivermigrate.Migrator[*sql.T
 // SchemaStatus returns the highest River migration applied to db (0 when River's
 // tables do not exist yet) and the newest this vpo's River has.
 func SchemaStatus(ctx context.Context, db *sql.DB) (current, latest int, err error) {
-	migrator, err := newMigrator(db, slog.New(slog.DiscardHandler))
-	if err != nil {
-		return 0, 0, err
-	}
-	all := migrator.AllVersions()
-	latest = all[len(all)-1].Version
+	latest = LatestSchemaVersion()
 	// The driver's executor, not migrator.ExistingVersions: that one fails on a
 	// version its bundle does not know, which is exactly the newer-schema case
 	// this must report.
@@ -105,6 +100,17 @@ func SchemaStatus(ctx context.Context, db *sql.DB) (current, latest int, err err
 		current = max(current, m.Version)
 	}
 	return current, latest, nil
+}
+
+// LatestSchemaVersion returns the newest River migration this vpo's River has.
+func LatestSchemaVersion() int {
+	// The migrator's bundle is in the binary: listing it touches no database.
+	migrator, err := newMigrator(nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return 0
+	}
+	all := migrator.AllVersions()
+	return all[len(all)-1].Version
 }
 
 // CheckSchema returns nil when River's tables in db are exactly at this vpo's
