@@ -203,6 +203,11 @@ func (s *Store) describeOpenError(err error) error {
 		case sqlite3.SQLITE_NOTADB:
 			return fmt.Errorf("database %s is not a SQLite database%w", s.path, hide(ErrCorrupt))
 		case sqlite3.SQLITE_CANTOPEN:
+			// In WAL mode SQLite must create the -wal and -shm files beside the
+			// database: an unwritable directory is the usual reason.
+			if err := syscall.Access(filepath.Dir(s.path), 2 /* W_OK */); err != nil {
+				return fmt.Errorf("database %s cannot be opened: its directory is not writable (%w)%w", s.path, err, hide(ErrReadOnly))
+			}
 			return fmt.Errorf("database %s cannot be opened (check that its directory is writable)", s.path)
 		case sqlite3.SQLITE_READONLY:
 			return fmt.Errorf("database %s is read-only%w", s.path, hide(ErrReadOnly))
