@@ -34,4 +34,12 @@ type queries struct {
 	saveProgress string
 	addNote      string
 	getProgress  string // "IN (?)" is expanded to the number of ids
+
+	// River's river_job table (JobQueue).
+	jobCounts          string
+	jobsDue            string
+	runningJobs        string
+	finalizeRunningJob string
+	requeueRunningJob  string
+	requeueRetryable   string
 }

@@ -57,4 +57,48 @@ ON CONFLICT (job_id) DO UPDATE SET notes = json_insert(notes, '$[#]', json(?)), 
 	getProgress: `
 SELECT job_id, found, probed, unchanged, failed, missing, notes, updated_at FROM job_progress
 WHERE job_id IN (?)`,
+
+	// River's table. River's SQLite driver stores timestamps as text in SQLite's
+	// "YYYY-MM-DD HH:MM:SS.SSS" (UTC) and errors and metadata as JSONB; the
+	// CASE guards tolerate malformed values as River's own rescue query does.
+	jobCounts: `
+SELECT coalesce(sum(state <> 'running'), 0), coalesce(sum(state = 'running'), 0)
+FROM river_job
+WHERE state IN ('available', 'scheduled', 'retryable', 'pending', 'running')`,
+	jobsDue: `
+SELECT count(*) FROM river_job
+WHERE state IN ('available', 'retryable', 'scheduled') AND scheduled_at <= ?1`,
+	// ?1 is the metadata counter's JSON path.
+	runningJobs: `
+SELECT id, kind, attempt,
+	CASE WHEN typeof(metadata) = 'text' AND NOT json_valid(metadata) THEN 0
+		ELSE coalesce(json_extract(metadata, ?1), 0) END,
+	CASE WHEN typeof(metadata) = 'text' AND NOT json_valid(metadata) THEN 0
+		ELSE json_type(metadata, '$.cancel_attempted_at') IS NOT NULL END
+FROM river_job
+WHERE state = 'running'
+ORDER BY id`,
+	// ?1 attempt error (JSON), ?2 finalized_at, ?3 id, ?4 state.
+	finalizeRunningJob: `UPDATE river_job SET ` + appendErrorSQLite + `, state = ?4, finalized_at = ?2
+WHERE id = ?3 AND state = 'running'`,
+	// ?1 attempt error (JSON), ?2 scheduled_at, ?3 id, ?4 counter, ?5 its JSON path.
+	requeueRunningJob: `UPDATE river_job SET ` + appendErrorSQLite + `,
+	state = 'available', scheduled_at = ?2,
+	metadata = CASE WHEN typeof(metadata) = 'text' AND NOT json_valid(metadata) THEN metadata
+		ELSE jsonb_set(metadata, ?5, ?4) END
+WHERE id = ?3 AND state = 'running'`,
+	// ?1 scheduled_at, ?2 LIKE pattern for the last error.
+	requeueRetryable: `
+UPDATE river_job SET state = 'available', scheduled_at = ?1
+WHERE state = 'retryable'
+	AND NOT (typeof(errors) = 'text' AND NOT json_valid(errors))
+	AND json_extract(errors, '$[#-1].error') LIKE ?2
+RETURNING id, kind, attempt`,
 }
+
+// appendErrorSQLite appends the JSON attempt error in parameter ?1 to River's
+// errors column, tolerating odd values as River's own rescue query does.
+const appendErrorSQLite = `errors = CASE
+	WHEN typeof(errors) = 'text' AND NOT json_valid(errors) THEN jsonb(json_array(errors, json(?1)))
+	WHEN coalesce(json_type(errors), 'array') <> 'array' THEN jsonb(json_array(json(errors), json(?1)))
+	ELSE jsonb(json_insert(json(coalesce(errors, jsonb('[]'))), '$[#]', json(?1))) END`
