@@ -14,7 +14,7 @@ import (
 // File is one catalogued video file.
 type File struct {
 	ID          int64
-	Path        string // byte for byte as the file system gives it
+	Path        string // byte for byte as the file system gives it (stored as bytes; need not be UTF-8)
 	Size        int64
 	ModTime     time.Time
 	Fingerprint string
@@ -55,20 +55,29 @@ type Observation struct {
 	Retry bool
 }
 
-const timeFormat = "2006-01-02T15:04:05.000000000Z07:00"
+// timeFormat is the database's one timestamp representation, River's and SQLite's
+// own: UTC text with milliseconds, which sorts as it reads and which SQLite's date
+// functions understand. (File mtimes are integers of nanoseconds: a rescan compares
+// them exactly.)
+const timeFormat = "2006-01-02 15:04:05.000"
 
-func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
+func formatTime(t time.Time) string { return t.UTC().Round(time.Millisecond).Format(timeFormat) }
 
 func parseTime(s string) time.Time {
-	t, _ := time.Parse(timeFormat, s)
+	t, _ := time.ParseInLocation(timeFormat, s, time.UTC)
 	return t
 }
 
-// prefixRange returns the half-open range [lo, hi) of strings that start with dir
-// followed by a slash, so that a prefix query uses the path index.
-func prefixRange(dir string) (lo, hi string) {
+// Paths are stored as bytes (BLOB): a file name need not be UTF-8. pathArg is the
+// parameter for a path; File.Path is the string of the same bytes.
+func pathArg(p string) []byte { return []byte(p) }
+
+// prefixRange returns the half-open range [lo, hi) of paths that start with dir
+// followed by a slash, so that a prefix query uses the path index (bytes compare
+// bytewise).
+func prefixRange(dir string) (lo, hi []byte) {
 	dir = strings.TrimSuffix(dir, "/")
-	return dir + "/", dir + "0" // '0' is the byte after '/'
+	return pathArg(dir + "/"), pathArg(dir + "0") // '0' is the byte after '/'
 }
 
 // KnownFiles returns the catalogued files under root, keyed by path.
@@ -82,11 +91,11 @@ func (s *Store) KnownFiles(ctx context.Context, root string) (map[string]Known, 
 	known := make(map[string]Known)
 	for rows.Next() {
 		var k Known
-		var path string
+		var path []byte
 		if err := rows.Scan(&k.ID, &path, &k.Size, &k.MtimeNS, &k.Missing, &k.Probed); err != nil {
 			return nil, fmt.Errorf("list catalogued files under %s: %w", root, err)
 		}
-		known[path] = k
+		known[string(path)] = k
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list catalogued files under %s: %w", root, Classify(err))
@@ -110,7 +119,7 @@ func (s *Store) RecordFile(ctx context.Context, o Observation) (int64, error) {
 			bitRate = sql.NullInt64{Int64: o.Result.BitRate, Valid: o.Result.BitRate > 0}
 		}
 		err := tx.QueryRowContext(ctx, s.q.upsertFile,
-			o.Path, o.Size, o.ModTime.UnixNano(), o.Fingerprint, container, duration, bitRate, o.ProbeError,
+			pathArg(o.Path), o.Size, o.ModTime.UnixNano(), o.Fingerprint, container, duration, bitRate, o.ProbeError,
 			probedAt, now, now, now).Scan(&id)
 		if err != nil {
 			return err
@@ -249,10 +258,12 @@ func scanFile(r rowScanner) (File, error) {
 	var bitRate sql.NullInt64
 	var probedAt sql.NullString
 	var firstSeen, updatedAt string
-	if err := r.Scan(&f.ID, &f.Path, &f.Size, &mtime, &f.Fingerprint, &f.Container, &duration, &bitRate,
+	var path []byte
+	if err := r.Scan(&f.ID, &path, &f.Size, &mtime, &f.Fingerprint, &f.Container, &duration, &bitRate,
 		&f.ProbeError, &probedAt, &f.Missing, &firstSeen, &updatedAt); err != nil {
 		return f, err
 	}
+	f.Path = string(path)
 	f.ModTime = time.Unix(0, mtime).UTC()
 	f.Duration = duration.Float64
 	f.BitRate = bitRate.Int64
@@ -272,7 +283,7 @@ func (s *Store) GetFile(ctx context.Context, id int64) (File, error) {
 
 // GetFileByPath returns one file with its tracks, or ErrNotFound.
 func (s *Store) GetFileByPath(ctx context.Context, path string) (File, error) {
-	return s.getFile(ctx, s.q.fileByPath, path)
+	return s.getFile(ctx, s.q.fileByPath, pathArg(path))
 }
 
 func (s *Store) getFile(ctx context.Context, query string, arg any) (File, error) {
