@@ -50,6 +50,13 @@ func migrate(ctx context.Context, db *sql.DB, logger *slog.Logger, level slog.Le
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	// Refuse a newer schema with vpo's message rather than River's.
+	if current, latest, err := SchemaStatus(ctx, db); err != nil {
+		return err
+	} else if current > latest {
+		return fmt.Errorf("version %d is newer than this vpo supports (%d): upgrade vpo%w",
+			current, latest, hide(ErrSchemaTooNew))
+	}
 	migrator, err := newMigrator(db, logger)
 	if err != nil {
 		return err
