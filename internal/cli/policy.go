@@ -39,20 +39,6 @@ its file name without .yaml, or given as a path. See docs/policies.md.`,
 	return cmd
 }
 
-// loadConfig loads the configuration for a command that does not open the
-// catalogue; an error is a configuration error (exit 78).
-func loadConfig(env Env, cmd *cobra.Command, configPath string) (*config.Config, error) {
-	var flags config.Flags
-	if cmd.Flags().Changed("config") {
-		flags.ConfigPath = &configPath
-	}
-	cfg, err := config.Load(flags, config.Options{Getenv: env.Getenv})
-	if err != nil {
-		return nil, &ExitError{Code: ExitConfig, Err: err}
-	}
-	return cfg, nil
-}
-
 func newPolicyListCmd(env Env) *cobra.Command {
 	var configPath string
 	cmd := &cobra.Command{

@@ -168,7 +168,7 @@ func (d *daemon) unlockDatabase(context.Context) {
 
 func (d *daemon) openStore(ctx context.Context) error {
 	t := time.Now()
-	a, err := app.Open(ctx, d.cfg, d.logger)
+	a, err := app.Open(ctx, d.cfg, d.logger, app.Migrate)
 	if err != nil {
 		return err
 	}

@@ -21,7 +21,7 @@ func fuzzAPI(f *testing.F) (http.Handler, string) {
 	dir, root := f.TempDir(), f.TempDir()
 	cfg := config.Default(dir)
 	cfg.Library.Roots, cfg.Library.Extensions, cfg.Jobs.Workers = []string{root}, []string{"mkv"}, 1
-	core, err := app.Open(context.Background(), cfg, logging.Discard())
+	core, err := app.Open(context.Background(), cfg, logging.Discard(), app.Migrate)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -108,7 +108,7 @@ func TestHealthStates(t *testing.T) {
 			if body.ShuttingDown != (tt.wantStatus == "unhealthy") {
 				t.Errorf("shutting_down = %v", body.ShuttingDown)
 			}
-			if body.Version != "test" || body.SchemaVersion != 1 {
+			if body.Version != "test" || body.SchemaVersion != catalog.LatestSchemaVersion() {
 				t.Errorf("version %q schema %d", body.Version, body.SchemaVersion)
 			}
 			// Correctness bound, not a benchmark: /health never waits for a probe.

@@ -127,8 +127,11 @@ func argsPath(a river.JobArgs) string {
 }
 
 func badPath(err error) error {
-	msg := strings.TrimPrefix(err.Error(), library.ErrBadPath.Error()+": ")
-	return errorf(http.StatusUnprocessableEntity, "invalid_path", msg)
+	var pe *library.PathError
+	if !errors.As(err, &pe) {
+		return err // not the client's fault: a 500
+	}
+	return errorf(http.StatusUnprocessableEntity, "invalid_path", pe.Reason)
 }
 
 func (a *API) jobViews(r *http.Request, js []jobs.Job) ([]JobView, error) {
