@@ -20,6 +20,10 @@ type queries struct {
 	insertTrack    string
 	setMissing     string
 	selectFiles    string // followed by the filter's WHERE, ORDER BY id and LIMIT
+	// selectFilesWithTracks is selectFiles with one more column: the file's
+	// tracks packed as a JSON array of [idx, default, forced, channels, width,
+	// height, type, codec, language, title] in idx order (see EachFile).
+	selectFilesWithTracks string
 	fileByID       string
 	fileByPath     string
 	tracksOfFile   string
