@@ -1,48 +1,18 @@
 package httpapi
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/vpo-project/vpo/internal/catalog"
-	"github.com/vpo-project/vpo/internal/jobs"
-	"github.com/vpo-project/vpo/internal/library"
-	"github.com/vpo-project/vpo/internal/logging"
 )
 
 // fuzzAPI is the real API over a real catalogue and job queue (the engine is not
 // started, so submitted jobs stay queued), with one library root.
 func fuzzAPI(f *testing.F) (http.Handler, string) {
-	dir := f.TempDir()
-	store, err := catalog.Open(context.Background(), filepath.Join(dir, "library.db"), logging.Discard())
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { store.Close(context.Background()) })
-	if err := jobs.Migrate(context.Background(), store.DB(), logging.Discard()); err != nil {
-		f.Fatal(err)
-	}
-	root := f.TempDir()
-	scanner, err := library.NewScanner(library.Options{Store: store, Roots: []string{root}, Extensions: []string{"mkv"},
-		Workers: 1, Logger: logging.Discard()})
-	if err != nil {
-		f.Fatal(err)
-	}
-	workers := library.NewWorkers(scanner, store, logging.Discard())
-	engine, err := jobs.New(store.DB(), jobs.Config{Workers: 1, Logger: logging.Discard()}, workers.Register)
-	if err != nil {
-		f.Fatal(err)
-	}
-	a := New(Deps{Logger: logging.Discard(), Database: store, Started: time.Now(), Jobs: engine, Store: store,
-		Scanner: scanner, MaxQueued: 1000000})
-	a.SetReady()
-	return a.Handler(), root
+	b := newBundle(f, nil)
+	return b.api.Handler(), b.root
 }
 
 // checkResponse fails on anything but a success or a 4xx with a JSON error body.
@@ -70,7 +40,9 @@ func FuzzSubmitJob(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest("POST", "/api/jobs", strings.NewReader(string(body))))
+		req := newRequest("POST", "/api/jobs", strings.NewReader(string(body)))
+		req.Header.Set("Content-Type", "application/json")
+		h.ServeHTTP(rec, req)
 		checkResponse(t, rec, string(body))
 		if rec.Code == http.StatusAccepted && !strings.Contains(string(body), "scan") && !strings.Contains(string(body), "probe") {
 			t.Fatalf("accepted a job without a type: %q", body)
@@ -104,6 +76,7 @@ func FuzzQueries(f *testing.F) {
 		if err != nil {
 			return // not a request a client could send
 		}
+		req.Host = testHost
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		checkResponse(t, rec, target)
