@@ -27,7 +27,8 @@ import (
 
 // Server timeouts. Header and idle timeouts protect against slow or abandoned
 // clients; the write timeout is generous because listing a large catalogue page is
-// still well under it.
+// still well under it. It is applied per route by the router (httpapi.Edge), not by
+// the server, so that streaming routes can have none.
 const (
 	readHeaderTimeout = 5 * time.Second
 	readTimeout       = 30 * time.Second
@@ -138,12 +139,14 @@ func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		Scanner:       scanner,
 		MaxQueued:     cfg.Jobs.MaxQueued,
 		AuthToken:     cfg.Server.AuthToken,
+		Addr:          ln.Addr(),
+		AllowedHosts:  nil, // TODO(lead): cfg.Server.AllowedHosts
+		WriteTimeout:  writeTimeout,
 	})
 	srv := &http.Server{
-		Handler:           api.Handler(),
+		Handler:           routes(api),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logging.Component(logger, "http").Handler(), slog.LevelWarn),
