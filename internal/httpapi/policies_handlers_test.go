@@ -53,7 +53,7 @@ func policyServer(t *testing.T) (string, int64) {
 	cfg := config.Default(dir)
 	cfg.Library.Roots, cfg.Jobs.Workers = []string{root}, 1
 	ctx := context.Background()
-	core, err := app.Open(ctx, cfg, logging.Discard())
+	core, err := app.Open(ctx, cfg, logging.Discard(), app.Migrate)
 	if err != nil {
 		t.Fatal(err)
 	}
