@@ -11,6 +11,10 @@ import (
 	"github.com/vpo-project/vpo/internal/policy"
 )
 
+// validatePolicyPath is the one route that takes a YAML body; requireJSON
+// lets yamlMediaTypes through for it.
+const validatePolicyPath = "/api/policies/validate"
+
 // yamlMediaTypes are the Content-Types POST /api/policies/validate takes as
 // a YAML body. None is a CORS "simple" type, so a browser still sends a
 // preflight before a cross-origin request with one of them, as it does for

@@ -100,6 +100,10 @@ func TestPolicyEndpoints(t *testing.T) {
 			want: []string{`"valid":false`, `"line":1,"column":17,"path":"schema_version"`}},
 		{name: "validate not yaml", method: "POST", url: "/api/policies/validate", contentType: "application/yaml",
 			body: "a: [", status: 200, want: []string{`"valid":false`, `not valid YAML`}},
+		{name: "validate text/plain", method: "POST", url: "/api/policies/validate", contentType: "text/plain",
+			body: testPolicy, status: 415, want: []string{`"code":"unsupported_media_type"`}},
+		{name: "yaml elsewhere", method: "POST", url: "/api/jobs", contentType: "application/yaml",
+			body: "type: scan", status: 415, want: []string{`send Content-Type: application/json`}},
 		{name: "validate wrong type", method: "POST", url: "/api/policies/validate", contentType: "application/xml",
 			body: "<p/>", status: 415, want: []string{`"code":"unsupported_media_type"`}},
 		{name: "validate unknown param", method: "POST", url: "/api/policies/validate?x=1", contentType: "application/yaml",
@@ -157,7 +161,7 @@ func TestPolicyEndpoints(t *testing.T) {
 func TestPolicyEndpointsWithoutRegistry(t *testing.T) {
 	a := New(Deps{Logger: logging.Discard()})
 	rec := httptest.NewRecorder()
-	a.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/api/policies", nil))
+	a.Handler().ServeHTTP(rec, newRequest("GET", "/api/policies", nil))
 	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), `"code":"no_policies"`) {
 		t.Fatalf("HTTP %d %s", rec.Code, rec.Body)
 	}
