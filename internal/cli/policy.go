@@ -383,8 +383,12 @@ func (r *policyRun) runTarget(ctx context.Context, t target) error {
 			return err
 		}
 		info, source, ferr := r.tracks(ctx, e)
-		if ferr != nil && ctx.Err() != nil {
+		switch {
+		case ferr != nil && ctx.Err() != nil:
 			return ctx.Err()
+		case isStoreFailure(ferr):
+			// The catalogue, not the file, failed: every other file would too.
+			return ferr
 		}
 		if err := r.report(e.Path, info, source, ferr); err != nil {
 			return err
@@ -431,6 +435,17 @@ func (r *policyRun) tracks(ctx context.Context, e scan.Entry) (policy.FileInfo, 
 		return policy.FileInfo{}, sourceProbe, err
 	}
 	return fileInfo(f), sourceProbe, nil
+}
+
+// isStoreFailure reports whether err is the catalogue failing (busy, full,
+// read-only, corrupt), as opposed to one file that cannot be read.
+func isStoreFailure(err error) bool {
+	for _, s := range []error{catalog.ErrBusy, catalog.ErrFull, catalog.ErrReadOnly, catalog.ErrCorrupt} {
+		if errors.Is(err, s) {
+			return true
+		}
+	}
+	return false
 }
 
 func fileInfo(f catalog.File) policy.FileInfo {
