@@ -60,7 +60,7 @@ func fail(msg string) {
 	os.Exit(1)
 }
 
-func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 var (
 	languages = []string{"eng", "eng", "eng", "fra", "ger", "jpn", "spa", "und", ""}

@@ -65,7 +65,7 @@ func testEachFile(t *testing.T, s *catalog.Store) {
 	stop := errors.New("stop")
 	calls := 0
 	err := s.EachFile(ctx, catalog.FileFilter{}, func(catalog.File) error { calls++; return stop })
-	if err != stop || calls != 1 {
+	if !errors.Is(err, stop) || calls != 1 {
 		t.Errorf("EachFile with fn failing = %v after %d calls; want its error after 1", err, calls)
 	}
 	cctx, cancel := context.WithCancel(ctx)
