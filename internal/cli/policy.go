@@ -260,7 +260,7 @@ Applying plans is not yet available in this vpo: --dry-run is required.`,
 				return err
 			}
 			defer s.close()
-			r := &policyRun{env: env, s: s, ev: ev, json: asJSON}
+			r := &policyRun{env: env, s: s, ev: ev, json: asJSON, seen: map[string]bool{}}
 			if r.exts, err = scan.NewExtSet(cfg.Library.Extensions); err != nil {
 				return &ExitError{Code: ExitConfig, Err: fmt.Errorf("library.extensions: %w", err)}
 			}
@@ -320,6 +320,9 @@ type policyRun struct {
 	json    bool
 	sum     runSummary
 	stopped bool
+	// seen are the files evaluated so far: a file under two PATHs is
+	// evaluated once.
+	seen map[string]bool
 }
 
 // target is one PATH argument, resolved.
@@ -382,6 +385,10 @@ func (r *policyRun) runTarget(ctx context.Context, t target) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if r.seen[e.Path] {
+			continue
+		}
+		r.seen[e.Path] = true
 		info, source, ferr := r.tracks(ctx, e)
 		switch {
 		case ferr != nil && ctx.Err() != nil:

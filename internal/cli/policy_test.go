@@ -257,7 +257,7 @@ func TestPolicyRunDryRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	before[media.MKV] = stateOf(t, media.MKV)
-	lines = jsonRun(0, media.MKV, tracks)
+	lines = jsonRun(0, media.MKV, tracks, media.MKV) // named twice, evaluated once
 	if len(lines) != 3 || lines[0].Source != "probe" || lines[1].Source != "catalogue" {
 		t.Errorf("after touching sample.mkv: %+v", lines)
 	}
