@@ -164,7 +164,9 @@ func (c *client) do(method, path string, form url.Values) response {
 
 func (c *client) get(path string) response { return c.do(http.MethodGet, path, nil) }
 
-func (c *client) post(path string, form url.Values) response { return c.do(http.MethodPost, path, form) }
+func (c *client) post(path string, form url.Values) response {
+	return c.do(http.MethodPost, path, form)
+}
 
 var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
