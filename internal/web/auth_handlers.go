@@ -58,7 +58,7 @@ func (u *UI) handleLogin(w http.ResponseWriter, r *http.Request, v visitor) erro
 	}
 	// A new ID at login: an ID planted before it (session fixation) stays anonymous.
 	id, exp := u.sessions.open(u.token)
-	u.setCookie(w, r, id, exp)
+	u.setCookie(w, r, sessionCookie, id, exp)
 	u.log.Info("ui login", "peer", peer, "expires", exp.UTC().Format(time.RFC3339))
 	http.Redirect(w, r, next, http.StatusSeeOther)
 	return nil
@@ -66,7 +66,8 @@ func (u *UI) handleLogin(w http.ResponseWriter, r *http.Request, v visitor) erro
 
 func (u *UI) handleLogout(w http.ResponseWriter, r *http.Request, v visitor) error {
 	u.sessions.close(v.id)
-	u.setCookie(w, r, "", time.Unix(1, 0))
+	u.setCookie(w, r, sessionCookie, "", time.Unix(1, 0))
+	u.log.Info("ui logout", "peer", peerOf(r))
 	http.Redirect(w, r, "/ui/login?notice=logged-out", http.StatusSeeOther)
 	return nil
 }

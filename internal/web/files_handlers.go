@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/vpo-project/vpo/internal/catalog"
 )
@@ -88,7 +89,7 @@ func (u *UI) handleLibrary(w http.ResponseWriter, r *http.Request, v visitor) er
 	if t, ok := u.totals.peek(); ok {
 		d.Containers, d.Codecs, d.Languages = t.names(t.Containers), t.names(t.Codecs), t.names(t.Languages)
 	} else {
-		u.totals.refresh()
+		u.totals.refresh(time.Time{})
 	}
 	return u.render(w, r, v, view{name: "library", title: "Library", nav: "library", data: d})
 }

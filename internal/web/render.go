@@ -342,6 +342,9 @@ var funcs = template.FuncMap{
 		}
 		return strconv.FormatFloat(math.Round(f*1000)/1000, 'f', -1, 64) + " fps"
 	},
+	"ms": func(d time.Duration) string {
+		return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 1, 64) + " ms"
+	},
 	"last": func(s []string) string {
 		if len(s) == 0 {
 			return ""

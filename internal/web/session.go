@@ -15,14 +15,19 @@ import (
 )
 
 // Sessions live in memory only: a restart (and so a change of the token, which
-// takes one) logs everybody out. Every visitor carries a random ID in the session
-// cookie; it is a login session only while the server has it in its table, which
-// the login form fills and logout, expiry and restarts empty. An ID the table does
-// not know is an anonymous visitor's: it still keys that visitor's CSRF token.
+// takes one) logs everybody out. A login session is a random ID in the session
+// cookie that the server has in its table; the login form fills the table, and
+// logout, expiry and restarts empty it. A visitor without a session carries another
+// random ID in a second cookie, which keys their CSRF token (the login form's
+// included). Two cookies, so that a request that comes without the session cookie
+// (SameSite=Strict keeps it from requests that other sites start) never replaces it.
 
-// sessionCookie is the cookie's name. Its path is /ui, so it never goes to the API,
-// which takes the bearer token only.
-const sessionCookie = "vpo_session"
+// The cookies' names. Their path is /ui, so they never go to the API, which takes
+// the bearer token only.
+const (
+	sessionCookie = "vpo_session"
+	anonCookie    = "vpo_visitor"
+)
 
 // maxSessions bounds the session table; the oldest session goes first.
 const maxSessions = 1000
@@ -119,16 +124,19 @@ type visitor struct {
 	csrf   string
 }
 
-// visitorOf resolves the request's visitor. A request without a well-formed cookie
-// gets a new anonymous ID, set as a cookie on the response.
+// visitorOf resolves the request's visitor: a live login session, or an anonymous
+// visitor, who gets a new ID (set as a cookie on a GET) when they have none.
 func (u *UI) visitorOf(w http.ResponseWriter, r *http.Request) visitor {
 	var v visitor
-	if c, err := r.Cookie(sessionCookie); err == nil && wellFormedID(c.Value) {
+	if c, err := r.Cookie(sessionCookie); err == nil && wellFormedID(c.Value) && u.sessions.valid(c.Value, u.token) {
+		v.id, v.authed = c.Value, true
+	} else if c, err := r.Cookie(anonCookie); err == nil && wellFormedID(c.Value) {
 		v.id = c.Value
-		v.authed = u.sessions.valid(v.id, u.token)
 	} else {
 		v.id = newID()
-		u.setCookie(w, r, v.id, time.Time{})
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			u.setCookie(w, r, anonCookie, v.id, time.Time{})
+		}
 	}
 	if !u.authRequired() {
 		v.authed = true
@@ -137,12 +145,12 @@ func (u *UI) visitorOf(w http.ResponseWriter, r *http.Request) visitor {
 	return v
 }
 
-// setCookie sets the session cookie; a zero expiry makes it last until the browser
+// setCookie sets a cookie of the UI; a zero expiry makes it last until the browser
 // closes, a past one deletes it.
-func (u *UI) setCookie(w http.ResponseWriter, r *http.Request, id string, expires time.Time) {
+func (u *UI) setCookie(w http.ResponseWriter, r *http.Request, name, value string, expires time.Time) {
 	c := &http.Cookie{
-		Name:     sessionCookie,
-		Value:    id,
+		Name:     name,
+		Value:    value,
 		Path:     "/ui",
 		HttpOnly: true,
 		SameSite: http.SameSiteStrictMode,

@@ -81,15 +81,16 @@ func (c *totalsCache) peek() (totals, bool) {
 }
 
 // refresh starts a computation in the background if the last one is older than
-// the interval and none is in flight, and returns the channel that closes when the
-// one in flight (if any) ends.
-func (c *totalsCache) refresh() <-chan struct{} {
+// the interval or than staleBefore, and none is in flight, and returns the channel
+// that closes when the one in flight (if any) ends.
+func (c *totalsCache) refresh(staleBefore time.Time) <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.running != nil {
 		return c.running
 	}
-	if c.store == nil || c.ctx.Err() != nil || (c.cur != nil && time.Since(c.cur.At) < c.interval) {
+	if c.store == nil || c.ctx.Err() != nil ||
+		(c.cur != nil && time.Since(c.cur.At) < c.interval && !c.cur.At.Before(staleBefore)) {
 		return nil
 	}
 	done := make(chan struct{})
@@ -114,16 +115,20 @@ func (c *totalsCache) refresh() <-chan struct{} {
 	return done
 }
 
-// get returns the totals, starting a computation when they are stale; when there
-// are none yet it waits up to wait for the first one.
-func (c *totalsCache) get(wait time.Duration) (totals, bool) {
-	done := c.refresh()
-	if t, ok := c.peek(); ok || done == nil {
-		return t, ok
-	}
-	select {
-	case <-done:
-	case <-time.After(wait):
+// get returns the totals, starting a computation when they are older than the
+// interval or than staleBefore (when a scan finished since, say). When there are
+// none yet, or they are older than staleBefore, it waits up to wait for that
+// computation; otherwise, or if it takes longer, it returns the last totals.
+func (c *totalsCache) get(wait time.Duration, staleBefore time.Time) (totals, bool) {
+	done := c.refresh(staleBefore)
+	cur, ok := c.peek()
+	// Only totals that are missing or known to be wrong are worth waiting for;
+	// merely old ones are shown while the new ones are counted.
+	if done != nil && (!ok || cur.At.Before(staleBefore)) {
+		select {
+		case <-done:
+		case <-time.After(wait):
+		}
 	}
 	return c.peek()
 }

@@ -653,3 +653,24 @@ func TestHumanFormats(t *testing.T) {
 		}
 	}
 }
+
+// TestCrossSiteRequestsKeepTheSession checks that requests arriving without the
+// session cookie (SameSite=Strict withholds it from requests other sites start)
+// never replace it: a forged cross-site post must not log the visitor out.
+func TestCrossSiteRequestsKeepTheSession(t *testing.T) {
+	b := setup(t, setupOpts{token: testToken})
+	for _, method := range []string{http.MethodGet, http.MethodPost} {
+		req := httptest.NewRequest(method, "/ui/jobs", strings.NewReader("path=/x"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		rec := httptest.NewRecorder()
+		b.ui.ServeHTTP(rec, req)
+		for _, c := range rec.Result().Cookies() {
+			if c.Name == sessionCookie {
+				t.Errorf("%s without cookies set the session cookie: %v", method, c)
+			}
+			if method == http.MethodPost {
+				t.Errorf("a POST without cookies set a cookie: %v", c)
+			}
+		}
+	}
+}
