@@ -488,7 +488,7 @@ func cmdCatalogCurrent(ts *testscript.TestScript, neg bool, args []string) {
 		var size, mtime int64
 		var probed bool
 		var perr string
-		err = db.QueryRow("SELECT size, mtime_ns, probed_at IS NOT NULL, probe_error FROM files WHERE path = ?", v).
+		err = db.QueryRow("SELECT size, mtime_ns, probed_at IS NOT NULL, probe_error FROM files WHERE path = ?", []byte(v)).
 			Scan(&size, &mtime, &probed, &perr)
 		if err != nil {
 			ts.Fatalf("%s: %v", v, err)

@@ -37,18 +37,35 @@ type App struct {
 	Jobs *jobs.Engine
 }
 
-// Open opens (or creates) the catalogue at cfg.DatabasePath, brings its schema and
-// the job queue's up to date, and builds the scanner and the job engine on it.
+// Schema says what Open does with the catalogue's and the job queue's schemas.
+type Schema int
+
+const (
+	// CheckSchema (the CLI commands) refuses a schema newer than this vpo knows and
+	// one with pending migrations; a brand-new database is created and migrated, so
+	// that `vpo scan` works on a fresh machine.
+	CheckSchema Schema = iota
+	// Migrate (`vpo serve`, which owns the database) applies pending migrations.
+	Migrate
+)
+
+// Open opens (or creates) the catalogue at cfg.DatabasePath, checks or migrates its
+// schema and the job queue's as schema says, and builds the scanner and the job
+// engine on it.
 // Component loggers (vpo.db, vpo.jobs, vpo.scan) are derived from logger. Close
 // releases what Open opened; on an error nothing stays open.
 //
 // This is the only place vpo opens its catalogue.
-func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*App, error) {
-	store, err := catalog.Open(ctx, cfg.DatabasePath, logging.Component(logger, "db"))
+func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, schema Schema) (*App, error) {
+	mode := catalog.CheckSchema
+	if schema == Migrate {
+		mode = catalog.ApplyMigrations
+	}
+	store, err := catalog.OpenMode(ctx, cfg.DatabasePath, logging.Component(logger, "db"), mode)
 	if err != nil {
 		return nil, err
 	}
-	a, err := build(ctx, store, cfg, logger)
+	a, err := build(ctx, store, cfg, logger, schema)
 	if err != nil {
 		_ = store.Close(context.WithoutCancel(ctx))
 		return nil, err
@@ -56,10 +73,14 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*App, e
 	return a, nil
 }
 
-func build(ctx context.Context, store *catalog.Store, cfg *config.Config, logger *slog.Logger) (*App, error) {
+func build(ctx context.Context, store *catalog.Store, cfg *config.Config, logger *slog.Logger, schema Schema) (*App, error) {
 	jobsLog := logging.Component(logger, "jobs")
-	if err := jobs.Migrate(ctx, store.DB(), jobsLog); err != nil {
-		return nil, fmt.Errorf("database %s: job queue schema: %w", cfg.DatabasePath, err)
+	if schema == Migrate {
+		if err := jobs.Migrate(ctx, store.DB(), jobsLog); err != nil {
+			return nil, fmt.Errorf("database %s: job queue schema: %w", cfg.DatabasePath, err)
+		}
+	} else if err := jobs.EnsureSchema(ctx, store.DB(), cfg.DatabasePath, jobsLog); err != nil {
+		return nil, err
 	}
 	scanLog := logging.Component(logger, "scan")
 	scanner, err := library.NewScanner(library.Options{

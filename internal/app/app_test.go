@@ -20,7 +20,7 @@ func TestOpen(t *testing.T) {
 	cfg := config.Default(t.TempDir())
 	cfg.Library.Roots, cfg.Jobs.Workers = []string{root}, 2
 
-	a, err := Open(ctx, cfg, logging.Discard())
+	a, err := Open(ctx, cfg, logging.Discard(), Migrate)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func TestOpen(t *testing.T) {
 		t.Errorf("ResolveDir outside library.roots = %v, want ErrBadPath", err)
 	}
 
-	b, err := Open(ctx, cfg, logging.Discard())
+	b, err := Open(ctx, cfg, logging.Discard(), Migrate)
 	if err != nil {
 		t.Fatalf("second Open of the same database: %v", err)
 	}
@@ -47,7 +47,7 @@ func TestOpen(t *testing.T) {
 func TestOpenError(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "nowhere")
 	cfg := config.Default(dir)
-	_, err := Open(context.Background(), cfg, logging.Discard())
+	_, err := Open(context.Background(), cfg, logging.Discard(), Migrate)
 	if err == nil || err.Error() != "database directory "+dir+" does not exist" {
 		t.Fatalf("Open in a missing directory = %v", err)
 	}

@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -13,7 +14,7 @@ import (
 // File is one catalogued video file.
 type File struct {
 	ID          int64
-	Path        string // byte for byte as the file system gives it
+	Path        string // byte for byte as the file system gives it (stored as bytes; need not be UTF-8)
 	Size        int64
 	ModTime     time.Time
 	Fingerprint string
@@ -54,42 +55,50 @@ type Observation struct {
 	Retry bool
 }
 
-const timeFormat = "2006-01-02T15:04:05.000000000Z07:00"
+// timeFormat is the database's one timestamp representation, River's and SQLite's
+// own: UTC text with milliseconds, which sorts as it reads and which SQLite's date
+// functions understand. (File mtimes are integers of nanoseconds: a rescan compares
+// them exactly.)
+const timeFormat = "2006-01-02 15:04:05.000"
 
-func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
+func formatTime(t time.Time) string { return t.UTC().Round(time.Millisecond).Format(timeFormat) }
 
 func parseTime(s string) time.Time {
-	t, _ := time.Parse(timeFormat, s)
+	t, _ := time.ParseInLocation(timeFormat, s, time.UTC)
 	return t
 }
 
-// prefixRange returns the half-open range [lo, hi) of strings that start with dir
-// followed by a slash, so that a prefix query uses the path index.
-func prefixRange(dir string) (lo, hi string) {
+// Paths are stored as bytes (BLOB): a file name need not be UTF-8. pathArg is the
+// parameter for a path; File.Path is the string of the same bytes.
+func pathArg(p string) []byte { return []byte(p) }
+
+// prefixRange returns the half-open range [lo, hi) of paths that start with dir
+// followed by a slash, so that a prefix query uses the path index (bytes compare
+// bytewise).
+func prefixRange(dir string) (lo, hi []byte) {
 	dir = strings.TrimSuffix(dir, "/")
-	return dir + "/", dir + "0" // '0' is the byte after '/'
+	return pathArg(dir + "/"), pathArg(dir + "0") // '0' is the byte after '/'
 }
 
 // KnownFiles returns the catalogued files under root, keyed by path.
 func (s *Store) KnownFiles(ctx context.Context, root string) (map[string]Known, error) {
 	lo, hi := prefixRange(root)
-	rows, err := s.db.QueryContext(ctx,
-		`SELECT id, path, size, mtime_ns, missing, probed_at IS NOT NULL FROM files WHERE path >= ? AND path < ?`, lo, hi)
+	rows, err := s.db.QueryContext(ctx, s.q.knownFiles, lo, hi)
 	if err != nil {
-		return nil, fmt.Errorf("list catalogued files under %s: %w", root, err)
+		return nil, fmt.Errorf("list catalogued files under %s: %w", root, Classify(err))
 	}
 	defer rows.Close()
 	known := make(map[string]Known)
 	for rows.Next() {
 		var k Known
-		var path string
+		var path []byte
 		if err := rows.Scan(&k.ID, &path, &k.Size, &k.MtimeNS, &k.Missing, &k.Probed); err != nil {
 			return nil, fmt.Errorf("list catalogued files under %s: %w", root, err)
 		}
-		known[path] = k
+		known[string(path)] = k
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list catalogued files under %s: %w", root, err)
+		return nil, fmt.Errorf("list catalogued files under %s: %w", root, Classify(err))
 	}
 	return known, nil
 }
@@ -109,48 +118,36 @@ func (s *Store) RecordFile(ctx context.Context, o Observation) (int64, error) {
 			duration = sql.NullFloat64{Float64: o.Result.Duration, Valid: o.Result.Duration > 0}
 			bitRate = sql.NullInt64{Int64: o.Result.BitRate, Valid: o.Result.BitRate > 0}
 		}
-		err := tx.QueryRowContext(ctx, `
-INSERT INTO files (path, size, mtime_ns, fingerprint, container, duration, bit_rate, probe_error,
-                   probed_at, missing, first_seen, last_seen, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)
-ON CONFLICT (path) DO UPDATE SET
-    size = excluded.size, mtime_ns = excluded.mtime_ns, fingerprint = excluded.fingerprint,
-    container = excluded.container, duration = excluded.duration, bit_rate = excluded.bit_rate,
-    probe_error = excluded.probe_error, probed_at = excluded.probed_at, missing = 0,
-    last_seen = excluded.last_seen, updated_at = excluded.updated_at
-RETURNING id`,
-			o.Path, o.Size, o.ModTime.UnixNano(), o.Fingerprint, container, duration, bitRate, o.ProbeError,
+		err := tx.QueryRowContext(ctx, s.q.upsertFile,
+			pathArg(o.Path), o.Size, o.ModTime.UnixNano(), o.Fingerprint, container, duration, bitRate, o.ProbeError,
 			probedAt, now, now, now).Scan(&id)
 		if err != nil {
-			return fmt.Errorf("record file %q: %w", o.Path, err)
+			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM tracks WHERE file_id = ?`, id); err != nil {
-			return fmt.Errorf("record tracks of %q: %w", o.Path, err)
+		if _, err := tx.ExecContext(ctx, s.q.deleteTracks, id); err != nil {
+			return fmt.Errorf("record tracks: %w", err)
 		}
 		if o.Result == nil || len(o.Result.Tracks) == 0 {
 			return nil
 		}
-		stmt, err := tx.PrepareContext(ctx, `
-INSERT INTO tracks (file_id, idx, type, codec, language, title, is_default, is_forced,
-                    channels, channel_layout, width, height, frame_rate)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		stmt, err := tx.PrepareContext(ctx, s.q.insertTrack)
 		if err != nil {
-			return fmt.Errorf("record tracks of %q: %w", o.Path, err)
+			return fmt.Errorf("record tracks: %w", err)
 		}
 		defer stmt.Close()
 		for _, t := range o.Result.Tracks {
 			_, err := stmt.ExecContext(ctx, id, t.Index, t.Type, t.Codec, t.Language, t.Title, t.Default, t.Forced,
 				nullInt(t.Channels), t.ChannelLayout, nullInt(t.Width), nullInt(t.Height), nullFloat(t.FrameRate))
 			if err != nil {
-				return fmt.Errorf("record track %d of %q: %w", t.Index, o.Path, err)
+				return fmt.Errorf("record track %d: %w", t.Index, err)
 			}
 		}
 		return nil
 	})
-	if err != nil && !strings.Contains(err.Error(), o.Path) {
-		err = fmt.Errorf("record file %q: %w", o.Path, err)
+	if err != nil {
+		return 0, fmt.Errorf("record file %q: %w", o.Path, err)
 	}
-	return id, err
+	return id, nil
 }
 
 // MarkPresent clears the missing flag of files that a rescan found again unchanged.
@@ -169,7 +166,7 @@ func (s *Store) setMissing(ctx context.Context, ids []int64, missing bool) error
 	}
 	now := formatTime(time.Now())
 	return s.withTx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `UPDATE files SET missing = ?, updated_at = ? WHERE id = ?`)
+		stmt, err := tx.PrepareContext(ctx, s.q.setMissing)
 		if err != nil {
 			return fmt.Errorf("update missing flags: %w", err)
 		}
@@ -198,58 +195,58 @@ type FileFilter struct {
 	Limit      int
 }
 
-const fileColumns = `id, path, size, mtime_ns, fingerprint, container, duration, bit_rate, probe_error,
-probed_at, missing, first_seen, updated_at`
-
 // ListFiles returns a page of files in id order.
 func (s *Store) ListFiles(ctx context.Context, f FileFilter) ([]File, error) {
 	var where []string
 	var args []any
 	if f.After > 0 {
-		where = append(where, "id > ?")
+		where = append(where, s.q.filterAfter)
 		args = append(args, f.After)
 	}
 	if f.PathPrefix != "" {
 		lo, hi := prefixRange(f.PathPrefix)
-		where = append(where, "path >= ? AND path < ?")
+		where = append(where, s.q.filterPrefix)
 		args = append(args, lo, hi)
 	}
 	if f.Container != "" {
-		where = append(where, "instr(',' || container || ',', ',' || ? || ',') > 0")
+		where = append(where, s.q.filterContain)
 		args = append(args, f.Container)
 	}
 	if f.Codec != "" {
-		where = append(where, "EXISTS (SELECT 1 FROM tracks t WHERE t.file_id = files.id AND t.codec = ?)")
+		where = append(where, s.q.filterCodec)
 		args = append(args, f.Codec)
 	}
 	if f.Language != "" {
-		where = append(where, "EXISTS (SELECT 1 FROM tracks t WHERE t.file_id = files.id AND t.language = ?)")
+		where = append(where, s.q.filterLanguage)
 		args = append(args, f.Language)
 	}
 	if f.Missing != nil {
-		where = append(where, "missing = ?")
+		where = append(where, s.q.filterMissing)
 		args = append(args, *f.Missing)
 	}
-	q := "SELECT " + fileColumns + " FROM files"
+	q := s.q.selectFiles
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	q += " ORDER BY id LIMIT ?"
+	q += s.q.orderByIDLimit
 	args = append(args, f.Limit)
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("list files: %w", err)
+		return nil, fmt.Errorf("list files: %w", Classify(err))
 	}
 	defer rows.Close()
 	var out []File
 	for rows.Next() {
 		file, err := scanFile(rows)
 		if err != nil {
-			return nil, fmt.Errorf("list files: %w", err)
+			return nil, fmt.Errorf("list files: %w", Classify(err))
 		}
 		out = append(out, file)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list files: %w", Classify(err))
+	}
+	return out, nil
 }
 
 type rowScanner interface{ Scan(dest ...any) error }
@@ -261,10 +258,12 @@ func scanFile(r rowScanner) (File, error) {
 	var bitRate sql.NullInt64
 	var probedAt sql.NullString
 	var firstSeen, updatedAt string
-	if err := r.Scan(&f.ID, &f.Path, &f.Size, &mtime, &f.Fingerprint, &f.Container, &duration, &bitRate,
+	var path []byte
+	if err := r.Scan(&f.ID, &path, &f.Size, &mtime, &f.Fingerprint, &f.Container, &duration, &bitRate,
 		&f.ProbeError, &probedAt, &f.Missing, &firstSeen, &updatedAt); err != nil {
 		return f, err
 	}
+	f.Path = string(path)
 	f.ModTime = time.Unix(0, mtime).UTC()
 	f.Duration = duration.Float64
 	f.BitRate = bitRate.Int64
@@ -279,27 +278,25 @@ func scanFile(r rowScanner) (File, error) {
 
 // GetFile returns one file with its tracks, or ErrNotFound.
 func (s *Store) GetFile(ctx context.Context, id int64) (File, error) {
-	return s.getFile(ctx, "id = ?", id)
+	return s.getFile(ctx, s.q.fileByID, id)
 }
 
 // GetFileByPath returns one file with its tracks, or ErrNotFound.
 func (s *Store) GetFileByPath(ctx context.Context, path string) (File, error) {
-	return s.getFile(ctx, "path = ?", path)
+	return s.getFile(ctx, s.q.fileByPath, pathArg(path))
 }
 
-func (s *Store) getFile(ctx context.Context, where string, arg any) (File, error) {
-	f, err := scanFile(s.db.QueryRowContext(ctx, "SELECT "+fileColumns+" FROM files WHERE "+where, arg))
-	if err == sql.ErrNoRows {
+func (s *Store) getFile(ctx context.Context, query string, arg any) (File, error) {
+	f, err := scanFile(s.db.QueryRowContext(ctx, query, arg))
+	if errors.Is(err, sql.ErrNoRows) {
 		return f, ErrNotFound
 	}
 	if err != nil {
-		return f, fmt.Errorf("get file: %w", err)
+		return f, fmt.Errorf("get file: %w", Classify(err))
 	}
-	rows, err := s.db.QueryContext(ctx, `
-SELECT idx, type, codec, language, title, is_default, is_forced, channels, channel_layout, width, height, frame_rate
-FROM tracks WHERE file_id = ? ORDER BY idx`, f.ID)
+	rows, err := s.db.QueryContext(ctx, s.q.tracksOfFile, f.ID)
 	if err != nil {
-		return f, fmt.Errorf("get tracks of file %d: %w", f.ID, err)
+		return f, fmt.Errorf("get tracks of file %d: %w", f.ID, Classify(err))
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -308,10 +305,13 @@ FROM tracks WHERE file_id = ? ORDER BY idx`, f.ID)
 		var fr sql.NullFloat64
 		if err := rows.Scan(&t.Index, &t.Type, &t.Codec, &t.Language, &t.Title, &t.Default, &t.Forced,
 			&ch, &t.ChannelLayout, &w, &h, &fr); err != nil {
-			return f, fmt.Errorf("get tracks of file %d: %w", f.ID, err)
+			return f, fmt.Errorf("get tracks of file %d: %w", f.ID, Classify(err))
 		}
 		t.Channels, t.Width, t.Height, t.FrameRate = int(ch.Int64), int(w.Int64), int(h.Int64), fr.Float64
 		f.Tracks = append(f.Tracks, t)
 	}
-	return f, rows.Err()
+	if err := rows.Err(); err != nil {
+		return f, fmt.Errorf("get tracks of file %d: %w", f.ID, Classify(err))
+	}
+	return f, nil
 }

@@ -32,15 +32,10 @@ type Progress struct {
 
 // SaveProgress records a job's counters.
 func (s *Store) SaveProgress(ctx context.Context, jobID int64, c Counts) error {
-	_, err := s.db.ExecContext(ctx, `
-INSERT INTO job_progress (job_id, found, probed, unchanged, failed, missing, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (job_id) DO UPDATE SET found = excluded.found, probed = excluded.probed,
-    unchanged = excluded.unchanged, failed = excluded.failed, missing = excluded.missing,
-    updated_at = excluded.updated_at`,
+	_, err := s.db.ExecContext(ctx, s.q.saveProgress,
 		jobID, c.Found, c.Probed, c.Unchanged, c.Failed, c.Missing, formatTime(time.Now()))
 	if err != nil {
-		return fmt.Errorf("save progress of job %d: %w", jobID, err)
+		return fmt.Errorf("save progress of job %d: %w", jobID, Classify(err))
 	}
 	return nil
 }
@@ -49,12 +44,10 @@ ON CONFLICT (job_id) DO UPDATE SET found = excluded.found, probed = excluded.pro
 func (s *Store) AddNote(ctx context.Context, jobID int64, text string) error {
 	now := time.Now()
 	note, _ := json.Marshal(Note{At: now.UTC(), Text: text})
-	_, err := s.db.ExecContext(ctx, `
-INSERT INTO job_progress (job_id, notes, updated_at) VALUES (?, json_array(json(?)), ?)
-ON CONFLICT (job_id) DO UPDATE SET notes = json_insert(notes, '$[#]', json(?)), updated_at = excluded.updated_at`,
+	_, err := s.db.ExecContext(ctx, s.q.addNote,
 		jobID, string(note), formatTime(now), string(note))
 	if err != nil {
-		return fmt.Errorf("add note to job %d: %w", jobID, err)
+		return fmt.Errorf("add note to job %d: %w", jobID, Classify(err))
 	}
 	return nil
 }
@@ -69,11 +62,9 @@ func (s *Store) GetProgress(ctx context.Context, ids ...int64) (map[int64]Progre
 	for i, id := range ids {
 		args[i] = id
 	}
-	rows, err := s.db.QueryContext(ctx, `
-SELECT job_id, found, probed, unchanged, failed, missing, notes, updated_at FROM job_progress
-WHERE job_id IN (?`+strings.Repeat(",?", len(ids)-1)+`)`, args...)
+	rows, err := s.db.QueryContext(ctx, strings.Replace(s.q.getProgress, "(?)", "(?"+strings.Repeat(",?", len(ids)-1)+")", 1), args...)
 	if err != nil {
-		return nil, fmt.Errorf("get job progress: %w", err)
+		return nil, fmt.Errorf("get job progress: %w", Classify(err))
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -81,7 +72,7 @@ WHERE job_id IN (?`+strings.Repeat(",?", len(ids)-1)+`)`, args...)
 		var p Progress
 		var notes, updated string
 		if err := rows.Scan(&id, &p.Found, &p.Probed, &p.Unchanged, &p.Failed, &p.Missing, &notes, &updated); err != nil {
-			return nil, fmt.Errorf("get job progress: %w", err)
+			return nil, fmt.Errorf("get job progress: %w", Classify(err))
 		}
 		if err := json.Unmarshal([]byte(notes), &p.Notes); err != nil {
 			return nil, fmt.Errorf("job %d has malformed notes: %w", id, err)
@@ -89,5 +80,8 @@ WHERE job_id IN (?`+strings.Repeat(",?", len(ids)-1)+`)`, args...)
 		p.UpdatedAt = parseTime(updated)
 		out[id] = p
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("get job progress: %w", Classify(err))
+	}
+	return out, nil
 }

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -22,9 +23,6 @@ import (
 
 	"github.com/vpo-project/vpo/internal/catalog/migrations"
 )
-
-// ErrNotFound is returned when a requested row does not exist.
-var ErrNotFound = errors.New("not found")
 
 // BusyTimeout is how long a connection waits for another writer's lock before it
 // fails with SQLITE_BUSY. Scans and the API share the file with River, so writers
@@ -41,8 +39,14 @@ type Store struct {
 	probe  *sql.DB // a separate read-only connection for health probes
 	path   string
 	ident  fileIdent
-	schema int64
-	logger *slog.Logger
+	schema int64 // the version the database is at
+	latest int64 // the newest version this vpo knows
+	// objects is how many tables, indexes, ... the file had when opened: 0 for
+	// a brand-new database.
+	objects int
+	created bool
+	q       *queries
+	logger  *slog.Logger
 }
 
 type fileIdent struct{ dev, ino uint64 }
@@ -77,9 +81,43 @@ func escapePath(p string) string {
 	return r.Replace(p)
 }
 
-// Open opens or creates the catalogue at path and brings its schema up to date. Each
-// error names the path and what is wrong with it.
+// Mode says what Open does about the database's schema version.
+type Mode int
+
+const (
+	// CheckSchema opens a database whose schema is exactly this vpo's and refuses
+	// any other (ErrSchemaPending, ErrSchemaTooNew). A brand-new database (a
+	// missing or empty file) is created and migrated, logged at debug: that is what
+	// lets `vpo scan` work on a fresh machine before `vpo serve` ever ran, and it
+	// cannot surprise a running daemon, which would have created the schema. Every
+	// command but `vpo serve` and `vpo migrate` opens this way.
+	CheckSchema Mode = iota
+	// ApplyMigrations applies pending migrations, logged at info: `vpo serve`,
+	// which owns the database, and `vpo migrate`.
+	ApplyMigrations
+	// InspectSchema opens the database at whatever version it is, without
+	// migrating or refusing: `vpo migrate --status`.
+	InspectSchema
+)
+
+var (
+	// ErrSchemaTooNew is wrapped by Open's error when the database was migrated
+	// by a newer vpo than this one.
+	ErrSchemaTooNew = errors.New("schema newer than this vpo supports")
+	// ErrSchemaPending is wrapped by Open's error when the database needs
+	// migrations this vpo has and Open was not asked to apply them.
+	ErrSchemaPending = errors.New("schema migrations pending")
+)
+
+// Open opens or creates the catalogue at path with mode CheckSchema. Each error
+// names the path and what is wrong with it.
 func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error) {
+	return OpenMode(ctx, path, logger, CheckSchema)
+}
+
+// OpenMode opens or creates the catalogue at path, doing what mode says about its
+// schema.
+func OpenMode(ctx context.Context, path string, logger *slog.Logger, mode Mode) (*Store, error) {
 	dir := filepath.Dir(path)
 	st, err := os.Stat(dir)
 	switch {
@@ -119,28 +157,27 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 	db.SetMaxIdleConns(maxOpenConns)
 	db.SetConnMaxIdleTime(0)
 
-	s := &Store{db: db, path: path, logger: logger}
-	if err := s.init(ctx); err != nil {
+	s := &Store{db: db, path: path, logger: logger, q: &sqliteQueries}
+	if err := s.init(ctx, mode); err != nil {
 		db.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Store) init(ctx context.Context) error {
-	var mode string
-	if err := s.db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+func (s *Store) init(ctx context.Context, mode Mode) error {
+	var journal string
+	if err := s.db.QueryRowContext(ctx, s.q.journalMode).Scan(&journal); err != nil {
 		return s.describeOpenError(err)
 	}
-	if mode != "wal" {
-		return fmt.Errorf("database %s: cannot use WAL journal mode (got %q)", s.path, mode)
+	if journal != "wal" {
+		return fmt.Errorf("database %s: cannot use WAL journal mode (got %q)", s.path, journal)
 	}
 	// A read that touches the schema proves the file is a database we can read.
-	var n int
-	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n); err != nil {
+	if err := s.db.QueryRowContext(ctx, s.q.countSchemaObjects).Scan(&s.objects); err != nil {
 		return s.describeOpenError(err)
 	}
-	if err := s.migrate(ctx); err != nil {
+	if err := s.migrate(ctx, mode); err != nil {
 		return err
 	}
 	st, err := os.Stat(s.path)
@@ -164,65 +201,109 @@ func (s *Store) describeOpenError(err error) error {
 	if errors.As(err, &se) {
 		switch se.Code() & 0xff {
 		case sqlite3.SQLITE_NOTADB:
-			return fmt.Errorf("database %s is not a SQLite database", s.path)
+			return fmt.Errorf("database %s is not a SQLite database%w", s.path, hide(ErrCorrupt))
 		case sqlite3.SQLITE_CANTOPEN:
+			// In WAL mode SQLite must create the -wal and -shm files beside the
+			// database: an unwritable directory is the usual reason.
+			if err := syscall.Access(filepath.Dir(s.path), 2 /* W_OK */); err != nil {
+				return fmt.Errorf("database %s cannot be opened: its directory is not writable (%w)%w", s.path, err, hide(ErrReadOnly))
+			}
 			return fmt.Errorf("database %s cannot be opened (check that its directory is writable)", s.path)
 		case sqlite3.SQLITE_READONLY:
-			return fmt.Errorf("database %s is read-only", s.path)
+			return fmt.Errorf("database %s is read-only%w", s.path, hide(ErrReadOnly))
 		case sqlite3.SQLITE_PERM, sqlite3.SQLITE_AUTH:
 			return fmt.Errorf("database %s: permission denied", s.path)
 		case sqlite3.SQLITE_CORRUPT:
-			return fmt.Errorf("database %s is corrupt", s.path)
+			return fmt.Errorf("database %s is corrupt%w", s.path, hide(ErrCorrupt))
 		}
 	}
-	return fmt.Errorf("database %s: %w", s.path, err)
+	return fmt.Errorf("database %s: %w", s.path, Classify(err))
 }
 
-// migrate applies the embedded migrations, refusing a database whose schema is newer
-// than this binary knows.
-func (s *Store) migrate(ctx context.Context) error {
-	fsys, err := fs.Sub(migrations.FS, ".")
+// hide wraps a sentinel so that errors.Is finds it without its text showing in
+// the message: "%w" of hide(ErrCorrupt) adds nothing to the text.
+func hide(sentinel error) error { return hidden{sentinel} }
+
+type hidden struct{ err error }
+
+func (h hidden) Error() string { return "" }
+func (h hidden) Unwrap() error { return h.err }
+
+// migrate checks the database's schema version against the embedded migrations and,
+// as mode says, applies the pending ones or refuses. A database whose schema is
+// newer than this binary knows is refused in every mode but InspectSchema.
+func (s *Store) migrate(ctx context.Context, mode Mode) error {
+	p, err := s.provider()
 	if err != nil {
 		return err
 	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, s.db, fsys, goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		return fmt.Errorf("database %s: load migrations: %w", s.path, err)
-	}
 	sources := p.ListSources()
-	latest := sources[len(sources)-1].Version
-	current, err := s.dbVersion(ctx)
+	s.latest = sources[len(sources)-1].Version
+	s.schema, err = s.dbVersion(ctx)
 	if err != nil {
 		return s.describeOpenError(err)
 	}
-	if current > latest {
-		return fmt.Errorf("database %s has schema version %d, newer than this vpo supports (%d): it was written by a newer vpo; upgrade vpo or use another database_path",
-			s.path, current, latest)
+	if mode == InspectSchema {
+		return nil
+	}
+	if s.schema > s.latest {
+		return fmt.Errorf("database %s has schema version %d, newer than this vpo supports (%d): upgrade vpo%w",
+			s.path, s.schema, s.latest, hide(ErrSchemaTooNew))
+	}
+	if s.schema == s.latest {
+		return nil
+	}
+	level := slog.LevelInfo
+	if mode == CheckSchema {
+		if s.objects != 0 {
+			return fmt.Errorf("database %s has schema version %d, older than this vpo needs (%d): run `vpo migrate` (or start `vpo serve`)%w",
+				s.path, s.schema, s.latest, hide(ErrSchemaPending))
+		}
+		// A brand-new database: nobody else can be using it yet.
+		level = slog.LevelDebug
+		s.created = true
 	}
 	results, err := p.Up(ctx)
 	if err != nil {
 		return fmt.Errorf("database %s: apply migrations: %w", s.path, s.describeOpenError(err))
 	}
 	for _, r := range results {
-		s.logger.Info("applied schema migration", "version", r.Source.Version,
+		s.logger.Log(ctx, level, "applied schema migration", "version", r.Source.Version,
 			"file", filepath.Base(r.Source.Path), "duration_ms", r.Duration.Milliseconds())
 	}
-	s.schema = latest
+	s.schema = s.latest
 	return nil
+}
+
+func (s *Store) provider() (*goose.Provider, error) {
+	fsys, err := fs.Sub(migrations.FS, ".")
+	if err != nil {
+		return nil, err
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, s.db, fsys, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return nil, fmt.Errorf("database %s: load migrations: %w", s.path, err)
+	}
+	return p, nil
 }
 
 // dbVersion reads the highest applied goose version, 0 for a new database.
 func (s *Store) dbVersion(ctx context.Context) (int64, error) {
 	var exists int
-	err := s.db.QueryRowContext(ctx,
-		"SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'goose_db_version'").Scan(&exists)
+	err := s.db.QueryRowContext(ctx, s.q.gooseTableExists).Scan(&exists)
 	if err != nil || exists == 0 {
 		return 0, err
 	}
 	var v sql.NullInt64
-	err = s.db.QueryRowContext(ctx, "SELECT max(version_id) FROM goose_db_version WHERE is_applied = 1").Scan(&v)
+	err = s.db.QueryRowContext(ctx, s.q.gooseVersion).Scan(&v)
 	return v.Int64, err
 }
+
+// LatestSchemaVersion returns the newest schema version this vpo knows.
+func (s *Store) LatestSchemaVersion() int64 { return s.latest }
+
+// Created reports whether Open created the schema of a brand-new database.
+func (s *Store) Created() bool { return s.created }
 
 // DB returns the pool, shared with the job engine.
 func (s *Store) DB() *sql.DB { return s.db }
@@ -255,11 +336,11 @@ func (s *Store) Check(ctx context.Context) error {
 		return fmt.Errorf("database file %s cannot be read: %w", s.path, err)
 	}
 	var v int64
-	if err := s.probe.QueryRowContext(ctx, "SELECT count(*) FROM goose_db_version").Scan(&v); err != nil {
+	if err := s.probe.QueryRowContext(ctx, s.q.probe).Scan(&v); err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("database %s did not answer in time", s.path)
 		}
-		return fmt.Errorf("database %s: %w", s.path, err)
+		return fmt.Errorf("database %s: %w", s.path, Classify(err))
 	}
 	return nil
 }
@@ -271,34 +352,11 @@ func (s *Store) Close(ctx context.Context) error {
 	if s.probe != nil {
 		errs = append(errs, s.probe.Close())
 	}
-	if _, err := s.db.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+	if _, err := s.db.ExecContext(ctx, s.q.checkpoint); err != nil {
 		errs = append(errs, fmt.Errorf("checkpoint database %s: %w", s.path, err))
 	}
 	errs = append(errs, s.db.Close())
 	return errors.Join(errs...)
-}
-
-// IsBusy reports whether err means another connection or process held the
-// database's write lock for longer than BusyTimeout.
-func IsBusy(err error) bool {
-	var se *sqlite.Error
-	if errors.As(err, &se) {
-		switch se.Code() & 0xff {
-		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
-			return true
-		}
-	}
-	// Some layers (River's driver) flatten the error to its text.
-	return err != nil && strings.Contains(err.Error(), "database is locked")
-}
-
-// IsFull reports whether err means the disk holding the database is full.
-func IsFull(err error) bool {
-	var se *sqlite.Error
-	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL {
-		return true
-	}
-	return err != nil && (strings.Contains(err.Error(), "database or disk is full") || errors.Is(err, syscall.ENOSPC))
 }
 
 // withTx runs fn in a transaction, committing if fn returns nil and rolling back
@@ -306,7 +364,7 @@ func IsFull(err error) bool {
 func (s *Store) withTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("begin transaction: %w", err)
+		return fmt.Errorf("begin transaction: %w", Classify(err))
 	}
 	defer func() {
 		if err != nil {
@@ -314,10 +372,10 @@ func (s *Store) withTx(ctx context.Context, fn func(tx *sql.Tx) error) (err erro
 		}
 	}()
 	if err = fn(tx); err != nil {
-		return err
+		return Classify(err)
 	}
 	if err = tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return fmt.Errorf("commit: %w", Classify(err))
 	}
 	return nil
 }
@@ -336,4 +394,18 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// LatestSchemaVersion returns the newest catalogue schema version this vpo knows:
+// the number of its last embedded migration file.
+func LatestSchemaVersion() int64 {
+	entries, _ := fs.ReadDir(migrations.FS, ".")
+	var latest int64
+	for _, e := range entries {
+		digits := e.Name()[:strings.IndexFunc(e.Name(), func(r rune) bool { return r < '0' || r > '9' })]
+		if v, err := strconv.ParseInt(digits, 10, 64); err == nil {
+			latest = max(latest, v)
+		}
+	}
+	return latest
 }

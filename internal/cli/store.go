@@ -46,7 +46,7 @@ func openSession(ctx context.Context, env Env, cmd *cobra.Command, configPath st
 	if err := ensureDataDir(cfg); err != nil {
 		return nil, err
 	}
-	a, err := app.Open(ctx, cfg, logger)
+	a, err := app.Open(ctx, cfg, logger, app.CheckSchema)
 	if err != nil {
 		return nil, err
 	}

@@ -46,6 +46,7 @@ const (
 	DefaultProbeTimeout    = 120 * time.Second
 	DefaultJobTimeout      = 6 * time.Hour
 	DefaultMaxQueued       = 10000
+	DefaultSettle          = 60 * time.Second
 )
 
 // Allowed values of the enumerated settings.
@@ -124,8 +125,15 @@ type JobsConfig struct {
 
 // LibraryConfig is the [library] table.
 type LibraryConfig struct {
-	// Roots, when not empty, are the only directories scans may read.
+	// RootConfigs are the library roots as configured, in both forms: a plain path
+	// (mode catalog, not watched) or a [[library.roots]] table.
+	RootConfigs []Root
+	// Roots are the paths of RootConfigs (set by validation). When not empty they are
+	// the only directories scans may read.
 	Roots []string
+	// Settle is how long a new or changed file in a watched root must keep its size
+	// and mtime before it is handled.
+	Settle time.Duration
 	// Extensions are the file extensions counted as video, without dots.
 	Extensions []string
 }
@@ -374,11 +382,8 @@ func (c *Config) validate() error {
 	if err := c.validateAllowedHosts(); err != nil {
 		return err
 	}
-	for i, r := range c.Library.Roots {
-		if !filepath.IsAbs(r) {
-			return c.fail("library.roots", "entry %d %q is not an absolute path", i+1, r)
-		}
-		c.Library.Roots[i] = filepath.Clean(r)
+	if err := c.validateRoots(); err != nil {
+		return err
 	}
 	if len(c.Library.Extensions) == 0 {
 		return c.fail("library.extensions", "must list at least one extension")

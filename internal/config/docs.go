@@ -26,6 +26,7 @@ var kindDoc = map[Kind]string{
 	KindList:    "list of strings",
 	KindPath:    "path",
 	KindProgram: "program",
+	KindRoots:   "list of paths or tables",
 }
 
 // DocTable renders the table of settings as the Markdown table of
@@ -90,7 +91,7 @@ func (s *Spec) defaultDoc() string {
 	}
 	switch v := s.Default.(type) {
 	case nil:
-		if s.Kind == KindList {
+		if s.Kind == KindList || s.Kind == KindRoots {
 			return "empty"
 		}
 		return "none"

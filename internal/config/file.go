@@ -99,6 +99,8 @@ func fileType(k Kind) reflect.Type {
 		return reflect.TypeFor[*bool]()
 	case KindList:
 		return reflect.TypeFor[*[]string]()
+	case KindRoots:
+		return reflect.TypeFor[*[]any]()
 	default:
 		return reflect.TypeFor[*string]()
 	}
@@ -135,6 +137,13 @@ func applyFile(cfg *Config, path string, explicit bool) error {
 		}
 		s := &specs[i]
 		v := f.Elem().Interface()
+		if s.Kind == KindRoots {
+			roots, err := decodeRoots(v.([]any))
+			if err != nil {
+				return &Error{Origin: path, Key: s.Key, Msg: err.Error()}
+			}
+			v = roots
+		}
 		if secs, ok := v.(float64); ok {
 			if math.IsNaN(secs) {
 				return &Error{Origin: path, Key: s.Key, Msg: "nan is not a number of seconds"}

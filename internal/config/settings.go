@@ -36,6 +36,9 @@ const (
 	// KindProgram is an external program: a path, or a name that is looked up in PATH
 	// when it runs. Empty means the program's own name, looked up in PATH.
 	KindProgram Kind = "program"
+	// KindRoots is library.roots: a TOML array whose entries are paths or tables
+	// ([[library.roots]] with path, policy, mode, watch). File only.
+	KindRoots Kind = "roots"
 )
 
 // Spec describes one setting. The table of specs (Specs) is the one list of vpo's
@@ -127,8 +130,10 @@ var specs = []Spec{
 	{Key: "jobs.max_queued", Kind: KindInt, Min: 1, Max: 1000000, Default: DefaultMaxQueued,
 		Doc: "queued jobs at most; more submissions get 429", field: func(c *Config) any { return &c.Jobs.MaxQueued }},
 
-	{Key: "library.roots", Kind: KindList,
-		Doc: "when set, the only directories scans may read (absolute paths)", field: func(c *Config) any { return &c.Library.Roots }},
+	{Key: "library.roots", Kind: KindRoots,
+		Doc: "the library roots: absolute paths, or `[[library.roots]]` tables (path, policy, mode, watch; see Watched roots); when set, the only directories scans may read", field: func(c *Config) any { return &c.Library.RootConfigs }},
+	{Key: "library.settle", Kind: KindSeconds, Min: 1, Max: 86400, Default: DefaultSettle,
+		Doc: "seconds a new or changed file in a watched root must keep its size and mtime before vpo handles it", field: func(c *Config) any { return &c.Library.Settle }},
 	{Key: "library.extensions", Kind: KindList, Default: defaultExtensions,
 		Doc: "file extensions counted as video, without dots", field: func(c *Config) any { return &c.Library.Extensions }},
 
@@ -165,6 +170,8 @@ func (s *Spec) set(c *Config, v any) {
 		*p = v.(bool)
 	case *[]string:
 		*p = slices.Clone(v.([]string))
+	case *[]Root:
+		*p = slices.Clone(v.([]Root))
 	default:
 		panic(fmt.Sprintf("config: setting %s has a field of unsupported type %T", s.Key, p))
 	}
@@ -182,6 +189,8 @@ func (s *Spec) get(c *Config) any {
 	case *bool:
 		return *p
 	case *[]string:
+		return *p
+	case *[]Root:
 		return *p
 	default:
 		panic(fmt.Sprintf("config: setting %s has a field of unsupported type %T", s.Key, p))
@@ -204,6 +213,8 @@ func (s *Spec) setDefault(c *Config) {
 	case *bool:
 		*p = false
 	case *[]string:
+		*p = nil
+	case *[]Root:
 		*p = nil
 	}
 }
@@ -348,6 +359,12 @@ func (s *Spec) display(c *Config) any {
 		return v.String()
 	case []string:
 		return append([]string{}, v...)
+	case []Root:
+		out := make([]string, len(v))
+		for i, r := range v {
+			out[i] = r.String()
+		}
+		return out
 	}
 	return v
 }

@@ -19,7 +19,7 @@ func TestSpecsWellFormed(t *testing.T) {
 		KindPath: reflect.TypeFor[*string](), KindProgram: reflect.TypeFor[*string](),
 		KindInt: reflect.TypeFor[*int](), KindPort: reflect.TypeFor[*int](),
 		KindSeconds: reflect.TypeFor[*time.Duration](), KindBool: reflect.TypeFor[*bool](),
-		KindList: reflect.TypeFor[*[]string](),
+		KindList: reflect.TypeFor[*[]string](), KindRoots: reflect.TypeFor[*[]Root](),
 	}
 	seen := map[string]string{}
 	unique := func(what, name, key string) {
@@ -171,6 +171,7 @@ func TestEveryKeyEverySource(t *testing.T) {
 		KindBool:    {"true", "true", true},
 		KindList:    {`["x", "y"]`, "x, y", []string{"x", "y"}},
 		KindProgram: {`"/opt/bin/tool"`, "/opt/bin/tool", "/opt/bin/tool"},
+		KindRoots:   {`["/srv/a"]`, "", []Root{{Path: "/srv/a", Mode: ModeCatalog}}},
 	}
 	for _, s := range Specs() {
 		t.Run(s.Key, func(t *testing.T) {
@@ -201,9 +202,6 @@ func TestEveryKeyEverySource(t *testing.T) {
 					t.Fatal(err)
 				}
 				v.toml, v.text, v.want = `"`+tok+`"`, tok, tok
-			}
-			if s.Key == "library.roots" {
-				v.toml, v.text, v.want = `["/srv/a"]`, "/srv/a", []string{"/srv/a"}
 			}
 			section, name, nested := strings.Cut(s.Key, ".")
 			toml := s.Key + " = " + v.toml + "\n"

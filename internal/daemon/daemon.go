@@ -24,11 +24,13 @@ import (
 	"github.com/vpo-project/vpo/internal/logging"
 	"github.com/vpo-project/vpo/internal/systemd"
 	"github.com/vpo-project/vpo/internal/version"
+	"github.com/vpo-project/vpo/internal/watch"
 )
 
 // Server timeouts. Header and idle timeouts protect against slow or abandoned
 // clients; the write timeout is generous because listing a large catalogue page is
-// still well under it.
+// still well under it. It is applied per route by the router (httpapi.Edge), not by
+// the server, so that streaming routes can have none.
 const (
 	readHeaderTimeout = 5 * time.Second
 	readTimeout       = 30 * time.Second
@@ -58,6 +60,9 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 // run is the daemon's whole life: start the components in order, wait for a
 // signal (or a server failure), stop them in reverse order.
 func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Options, notifier *systemd.Notifier) error {
+	if err := checkRootModes(cfg); err != nil {
+		return err // a configuration error: before anything starts
+	}
 	d := &daemon{cfg: cfg, logger: logger, log: logging.Component(logger, "server"), opts: opts, notifier: notifier}
 	components := d.components()
 	if err := startAll(ctx, d.shutdownContext, components); err != nil {
@@ -89,11 +94,12 @@ type daemon struct {
 		cancel context.CancelFunc
 		done   chan struct{}
 	}
-	srv      *http.Server // http
-	ln       net.Listener // http
-	serveErr chan error   // http: Serve's result, once serving
-	serving  bool         // ready: the server serves
-	systemd  struct {     // systemd: the status loop and the watchdog
+	watcher  *watch.Watcher // watch
+	srv      *http.Server   // http
+	ln       net.Listener   // http
+	serveErr chan error     // http: Serve's result, once serving
+	serving  bool           // ready: the server serves
+	systemd  struct {       // systemd: the status loop and the watchdog
 		cancel context.CancelFunc
 		done   sync.WaitGroup
 	}
@@ -106,9 +112,10 @@ type daemon struct {
 // while the HTTP server still answers /health and reads; then the server stops, then
 // the probes behind /health, then the database closes and its lock is released.
 //
-// A future watcher (library changes to scan jobs) or scheduler (periodic jobs)
-// goes between "jobs" and "ready": started once the engine it feeds runs, and
-// stopped right after the drain begins, before the engine drains.
+// The watcher (library changes to scan jobs; watch.go) goes between "jobs" and
+// "ready": started once the engine it feeds runs, and stopped right after the
+// drain begins, before the engine drains. A future scheduler (periodic jobs) goes
+// beside it.
 func (d *daemon) components() []*component {
 	return []*component{
 		{name: "lock", start: d.lockDatabase, stop: d.unlockDatabase},
@@ -116,6 +123,7 @@ func (d *daemon) components() []*component {
 		{name: "api", start: d.startAPI, stop: d.stopProbes},
 		{name: "http", start: d.bindHTTP, stop: d.stopHTTP},
 		{name: "jobs", start: d.startJobs, stop: d.stopJobs},
+		{name: "watch", start: d.startWatch, stop: d.stopWatch},
 		{name: "ready", start: d.ready, stop: d.drain},
 		{name: "systemd", start: d.startSystemd, stop: d.stopSystemd},
 	}
@@ -152,7 +160,7 @@ func (d *daemon) unlockDatabase(context.Context) {
 
 func (d *daemon) openStore(ctx context.Context) error {
 	t := time.Now()
-	a, err := app.Open(ctx, d.cfg, d.logger)
+	a, err := app.Open(ctx, d.cfg, d.logger, app.Migrate)
 	if err != nil {
 		return err
 	}
@@ -196,6 +204,8 @@ func (d *daemon) startAPI(context.Context) error {
 		Scanner:       d.app.Scanner,
 		MaxQueued:     d.cfg.Jobs.MaxQueued,
 		AuthToken:     d.cfg.Server.AuthToken,
+		AllowedHosts:  d.cfg.Server.AllowedHosts,
+		WriteTimeout:  writeTimeout,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	begin, done := make(chan struct{}), make(chan struct{})
@@ -239,11 +249,11 @@ func (d *daemon) bindHTTP(context.Context) error {
 		return err
 	}
 	d.ln = ln
+	d.api.Listening(ln.Addr())
 	d.srv = &http.Server{
-		Handler:           d.api.Handler(),
+		Handler:           routes(d.api),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logging.Component(d.logger, "http").Handler(), slog.LevelWarn),

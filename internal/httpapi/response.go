@@ -50,12 +50,12 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	var ae *Error
 	switch {
 	case errors.As(err, &ae):
-	case catalog.IsBusy(err):
+	case errors.Is(err, catalog.ErrBusy):
 		w.Header().Set("Retry-After", "5")
 		ae = errorf(http.StatusServiceUnavailable, "database_busy",
 			"the database is locked by another process and stayed locked for over 10s; retry later")
 		err = ae
-	case catalog.IsFull(err):
+	case errors.Is(err, catalog.ErrFull):
 		ae = errorf(http.StatusServiceUnavailable, "disk_full", "the disk holding the database is full; free some space and retry")
 		err = ae
 	}

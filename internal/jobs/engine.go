@@ -13,6 +13,8 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivertype"
+
+	"github.com/vpo-project/vpo/internal/catalog"
 )
 
 // River tuning for a single process on SQLite. See the package documentation.
@@ -363,7 +365,7 @@ func (e *Engine) stop(ctx context.Context, soft time.Duration) error {
 func (e *Engine) Insert(ctx context.Context, args river.JobArgs) (int64, error) {
 	res, err := e.client.Insert(ctx, args, nil)
 	if err != nil {
-		return 0, fmt.Errorf("jobs: insert %s: %w", args.Kind(), err)
+		return 0, fmt.Errorf("jobs: insert %s: %w", args.Kind(), catalog.Classify(err))
 	}
 	return res.Job.ID, nil
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
+
+	"github.com/vpo-project/vpo/internal/catalog"
 )
 
 // vpo's job state words.
@@ -100,7 +102,7 @@ func (e *Engine) Get(ctx context.Context, id int64) (Job, error) {
 		if errors.Is(err, river.ErrNotFound) {
 			return Job{}, ErrNotFound
 		}
-		return Job{}, fmt.Errorf("jobs: get %d: %w", id, err)
+		return Job{}, fmt.Errorf("jobs: get %d: %w", id, catalog.Classify(err))
 	}
 	return jobFromRow(row), nil
 }
@@ -144,7 +146,7 @@ func (e *Engine) List(ctx context.Context, p ListParams) ([]Job, error) {
 	}
 	res, err := e.client.JobList(ctx, lp)
 	if err != nil {
-		return nil, fmt.Errorf("jobs: list: %w", err)
+		return nil, fmt.Errorf("jobs: list: %w", catalog.Classify(err))
 	}
 	jobs := make([]Job, 0, len(res.Jobs))
 	for _, r := range res.Jobs {
@@ -164,26 +166,25 @@ func (e *Engine) Cancel(ctx context.Context, id int64) (Job, error) {
 		if errors.Is(err, river.ErrNotFound) {
 			return Job{}, ErrNotFound
 		}
-		return Job{}, fmt.Errorf("jobs: cancel %d: %w", id, err)
+		return Job{}, fmt.Errorf("jobs: cancel %d: %w", id, catalog.Classify(err))
 	}
 	e.log.InfoContext(ctx, "job cancel requested", slog.Int64("job_id", id), slog.String("state", string(row.State)))
 	return jobFromRow(row), nil
 }
 
 // Counts returns how many jobs are queued (any queued state, including
-// scheduled for later) and running, in one query on River's
-// (state, queue, priority, scheduled_at, id) index.
+// scheduled for later) and running. River's client has no count, so this is
+// the store's query (catalog.JobQueue).
 func (e *Engine) Counts(ctx context.Context) (queued, running int, err error) {
-	err = e.db.QueryRowContext(ctx, `
-		SELECT coalesce(sum(state <> 'running'), 0), coalesce(sum(state = 'running'), 0)
-		FROM river_job
-		WHERE state IN ('available', 'scheduled', 'retryable', 'pending', 'running')`,
-	).Scan(&queued, &running)
+	queued, running, err = e.queue().Counts(ctx)
 	if err != nil {
-		return 0, 0, fmt.Errorf("jobs: counts: %w", err)
+		return 0, 0, fmt.Errorf("jobs: %w", err)
 	}
 	return queued, running, nil
 }
+
+// queue is the store's queries on River's tables, over the engine's pool.
+func (e *Engine) queue() *catalog.JobQueue { return catalog.NewJobQueue(e.db) }
 
 // maxCrashRequeues is how many times RequeueInterrupted requeues a job found
 // running after the process died; the next time, the job is failed instead,
@@ -194,13 +195,6 @@ const maxCrashRequeues = 25
 
 // crashRequeuesKey is the metadata key counting crash requeues of a job.
 const crashRequeuesKey = "vpo:crash_requeues"
-
-// appendErrorSQL appends the JSON attempt error in parameter ?1 to errors,
-// tolerating odd values as River's own rescue query does.
-const appendErrorSQL = `errors = CASE
-	WHEN typeof(errors) = 'text' AND NOT json_valid(errors) THEN jsonb(json_array(errors, json(?1)))
-	WHEN coalesce(json_type(errors), 'array') <> 'array' THEN jsonb(json_array(json(errors), json(?1)))
-	ELSE jsonb(json_insert(json(coalesce(errors, jsonb('[]'))), '$[#]', json(?1))) END`
 
 // RequeueInterrupted must be called at daemon startup, before Start. vpo is
 // the only process using its database, so a job still `running` belongs to a
@@ -227,129 +221,65 @@ func (e *Engine) RequeueInterrupted(ctx context.Context) (int, error) {
 		return 0, ErrStarted
 	}
 
-	tx, err := e.db.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, fmt.Errorf("jobs: requeue: begin: %w", err)
-	}
-	defer tx.Rollback() //nolint:errcheck // no-op after Commit
-
-	type stranded struct {
-		id              int64
-		kind            string
-		attempt         int
-		requeues        int
-		cancelRequested bool
-	}
-	var running []stranded
-	rows, err := tx.QueryContext(ctx, `
-		SELECT id, kind, attempt,
-			CASE WHEN typeof(metadata) = 'text' AND NOT json_valid(metadata) THEN 0
-				ELSE coalesce(json_extract(metadata, '$."`+crashRequeuesKey+`"'), 0) END,
-			CASE WHEN typeof(metadata) = 'text' AND NOT json_valid(metadata) THEN 0
-				ELSE json_type(metadata, '$.cancel_attempted_at') IS NOT NULL END
-		FROM river_job
-		WHERE state = 'running'
-		ORDER BY id`)
-	if err != nil {
-		return 0, fmt.Errorf("jobs: requeue: select running: %w", err)
-	}
-	for rows.Next() {
-		var s stranded
-		if err := rows.Scan(&s.id, &s.kind, &s.attempt, &s.requeues, &s.cancelRequested); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("jobs: requeue: scan: %w", err)
-		}
-		running = append(running, s)
-	}
-	if err := rows.Close(); err != nil {
-		return 0, fmt.Errorf("jobs: requeue: %w", err)
-	}
-	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("jobs: requeue: %w", err)
-	}
-
 	now := time.Now()
-	nowStr := timeString(now)
 	requeued := 0
-	for _, s := range running {
-		var (
-			msg, query string
-			args       []any
-		)
-		switch {
-		case s.cancelRequested:
-			msg = "vpo: the process died while this job was running; its cancellation had been requested, so it is cancelled"
-			query = `UPDATE river_job SET ` + appendErrorSQL + `, state = 'cancelled', finalized_at = ?2 WHERE id = ?3 AND state = 'running'`
-			args = []any{nil, nowStr, s.id}
-		case s.requeues >= maxCrashRequeues:
-			msg = fmt.Sprintf("vpo: the process died while this job was running (%d times now); giving up", s.requeues+1)
-			query = `UPDATE river_job SET ` + appendErrorSQL + `, state = 'discarded', finalized_at = ?2 WHERE id = ?3 AND state = 'running'`
-			args = []any{nil, nowStr, s.id}
-		default:
-			msg = "vpo: the process died while this job was running; requeued at startup"
-			query = `UPDATE river_job SET ` + appendErrorSQL + `,
-				state = 'available', scheduled_at = ?2,
-				metadata = CASE WHEN typeof(metadata) = 'text' AND NOT json_valid(metadata) THEN metadata
-					ELSE jsonb_set(metadata, '$."` + crashRequeuesKey + `"', ?4) END
-				WHERE id = ?3 AND state = 'running'`
-			args = []any{nil, nowStr, s.id, s.requeues + 1}
-		}
-		errJSON, err := json.Marshal(rivertype.AttemptError{At: now.UTC(), Attempt: s.attempt, Error: msg})
+	err := e.queue().WithTx(ctx, func(tx *catalog.JobQueueTx) error {
+		running, err := tx.Running(ctx, crashRequeuesKey)
 		if err != nil {
-			return 0, fmt.Errorf("jobs: requeue: %w", err)
+			return err
 		}
-		args[0] = string(errJSON)
-		if _, err := tx.ExecContext(ctx, query, args...); err != nil {
-			return 0, fmt.Errorf("jobs: requeue job %d: %w", s.id, err)
+		for _, s := range running {
+			var msg string
+			switch {
+			case s.CancelRequested:
+				msg = "vpo: the process died while this job was running; its cancellation had been requested, so it is cancelled"
+			case s.Counter >= maxCrashRequeues:
+				msg = fmt.Sprintf("vpo: the process died while this job was running (%d times now); giving up", s.Counter+1)
+			default:
+				msg = "vpo: the process died while this job was running; requeued at startup"
+			}
+			errJSON, err := json.Marshal(rivertype.AttemptError{At: now.UTC(), Attempt: s.Attempt, Error: msg})
+			if err != nil {
+				return err
+			}
+			switch {
+			case s.CancelRequested:
+				if err := tx.Finalize(ctx, s.ID, string(rivertype.JobStateCancelled), errJSON, now); err != nil {
+					return err
+				}
+				e.log.WarnContext(ctx, "job left running by a dead process had a cancel request; cancelled it",
+					slog.Int64("job_id", s.ID), slog.String("kind", s.Kind), slog.Int("attempt", s.Attempt))
+			case s.Counter >= maxCrashRequeues:
+				if err := tx.Finalize(ctx, s.ID, string(rivertype.JobStateDiscarded), errJSON, now); err != nil {
+					return err
+				}
+				e.log.ErrorContext(ctx, "job left running by a dead process too many times; failed it",
+					slog.Int64("job_id", s.ID), slog.String("kind", s.Kind), slog.Int("attempt", s.Attempt),
+					slog.Int("crash_requeues", s.Counter))
+			default:
+				if err := tx.Requeue(ctx, s.ID, errJSON, now, crashRequeuesKey, s.Counter+1); err != nil {
+					return err
+				}
+				requeued++
+				e.log.WarnContext(ctx, "requeued job left running by a dead process",
+					slog.Int64("job_id", s.ID), slog.String("kind", s.Kind), slog.Int("attempt", s.Attempt))
+			}
 		}
-		switch {
-		case s.cancelRequested:
-			e.log.WarnContext(ctx, "job left running by a dead process had a cancel request; cancelled it",
-				slog.Int64("job_id", s.id), slog.String("kind", s.kind), slog.Int("attempt", s.attempt))
-		case s.requeues >= maxCrashRequeues:
-			e.log.ErrorContext(ctx, "job left running by a dead process too many times; failed it",
-				slog.Int64("job_id", s.id), slog.String("kind", s.kind), slog.Int("attempt", s.attempt),
-				slog.Int("crash_requeues", s.requeues))
-		default:
+
+		// Retryable because a shutdown interrupted them: run again now.
+		retried, err := tx.RequeueRetryable(ctx, interruptedMarker, now)
+		if err != nil {
+			return err
+		}
+		for _, r := range retried {
 			requeued++
-			e.log.WarnContext(ctx, "requeued job left running by a dead process",
-				slog.Int64("job_id", s.id), slog.String("kind", s.kind), slog.Int("attempt", s.attempt))
+			e.log.WarnContext(ctx, "requeued job interrupted by the last shutdown",
+				slog.Int64("job_id", r.ID), slog.String("kind", r.Kind), slog.Int("attempt", r.Attempt))
 		}
-	}
-
-	// Retryable because a shutdown interrupted them: run again now.
-	rows, err = tx.QueryContext(ctx, `
-		UPDATE river_job SET state = 'available', scheduled_at = ?1
-		WHERE state = 'retryable'
-			AND NOT (typeof(errors) = 'text' AND NOT json_valid(errors))
-			AND json_extract(errors, '$[#-1].error') LIKE ?2
-		RETURNING id, kind, attempt`, nowStr, "%"+interruptedMarker+"%")
+		return nil
+	})
 	if err != nil {
-		return 0, fmt.Errorf("jobs: requeue retryable: %w", err)
-	}
-	for rows.Next() {
-		var (
-			id      int64
-			kind    string
-			attempt int
-		)
-		if err := rows.Scan(&id, &kind, &attempt); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("jobs: requeue retryable: scan: %w", err)
-		}
-		requeued++
-		e.log.WarnContext(ctx, "requeued job interrupted by the last shutdown",
-			slog.Int64("job_id", id), slog.String("kind", kind), slog.Int("attempt", attempt))
-	}
-	if err := rows.Close(); err != nil {
-		return 0, fmt.Errorf("jobs: requeue retryable: %w", err)
-	}
-	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("jobs: requeue retryable: %w", err)
-	}
-
-	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("jobs: requeue: commit: %w", err)
+		return 0, fmt.Errorf("jobs: requeue interrupted: %w", err)
 	}
 	return requeued, nil
 }
@@ -390,12 +320,7 @@ func (e *Engine) Alive(ctx context.Context) (bool, string) {
 
 	now := time.Now()
 	threshold := e.cfg.AliveThreshold
-	var waiting int
-	err := e.db.QueryRowContext(ctx, `
-		SELECT count(*) FROM river_job
-		WHERE state IN ('available', 'retryable', 'scheduled') AND scheduled_at <= ?1`,
-		timeString(now.Add(-threshold)),
-	).Scan(&waiting)
+	waiting, err := e.queue().CountDue(ctx, now.Add(-threshold))
 	if err != nil {
 		return false, "job database query failed: " + err.Error()
 	}
@@ -408,11 +333,4 @@ func (e *Engine) Alive(ctx context.Context) (bool, string) {
 		return false, reason
 	}
 	return true, fmt.Sprintf("ok: %d of %d workers running", active, e.cfg.Workers)
-}
-
-// timeString formats t as River's SQLite driver stores timestamps (UTC,
-// millisecond precision, SQLite's "YYYY-MM-DD HH:MM:SS.SSS"), so that text
-// comparisons with River's columns are correct.
-func timeString(t time.Time) string {
-	return t.UTC().Round(time.Millisecond).Format("2006-01-02 15:04:05.000")
 }

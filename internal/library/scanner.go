@@ -26,8 +26,27 @@ import (
 	"github.com/vpo-project/vpo/internal/scan"
 )
 
-// ErrBadPath is wrapped by errors about a path a client asked to scan or probe.
+// ErrBadPath is matched (errors.Is) by every *PathError.
 var ErrBadPath = errors.New("bad path")
+
+// PathError is a path a client asked to scan or probe that vpo refuses. The API
+// answers it with a client error showing Reason; its Error is "bad path: " + Reason.
+type PathError struct {
+	Path   string // as the client gave it
+	Reason string // one line naming the path and what is wrong with it
+	Err    error  // the underlying error, if any
+}
+
+func (e *PathError) Error() string { return ErrBadPath.Error() + ": " + e.Reason }
+
+// Is makes errors.Is(err, ErrBadPath) true.
+func (e *PathError) Is(target error) bool { return target == ErrBadPath }
+
+func (e *PathError) Unwrap() error { return e.Err }
+
+func badPath(p string, err error, format string, args ...any) error {
+	return &PathError{Path: p, Reason: fmt.Sprintf(format, args...), Err: err}
+}
 
 // ProgressInterval is how often a running scan records its counters.
 const ProgressInterval = 500 * time.Millisecond
@@ -81,46 +100,46 @@ func (s *Scanner) ResolveFile(p string) (string, error) { return s.resolve(p, fa
 
 func (s *Scanner) resolve(p string, dir bool) (string, error) {
 	if p == "" {
-		return "", fmt.Errorf("%w: path is empty", ErrBadPath)
+		return "", badPath(p, nil, "path is empty")
 	}
 	if strings.IndexByte(p, 0) >= 0 {
-		return "", fmt.Errorf("%w: path contains a NUL byte", ErrBadPath)
+		return "", badPath(p, nil, "path contains a NUL byte")
 	}
 	if !filepath.IsAbs(p) {
-		return "", fmt.Errorf("%w: path %q is not absolute", ErrBadPath, p)
+		return "", badPath(p, nil, "path %q is not absolute", p)
 	}
 	resolved, err := filepath.EvalSymlinks(p)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return "", fmt.Errorf("%w: path %q does not exist", ErrBadPath, p)
+			return "", badPath(p, nil, "path %q does not exist", p)
 		}
-		return "", fmt.Errorf("%w: path %q: %v", ErrBadPath, p, unwrapPath(err))
+		return "", badPath(p, err, "path %q: %v", p, unwrapPath(err))
 	}
 	st, err := os.Stat(resolved)
 	if err != nil {
-		return "", fmt.Errorf("%w: path %q: %v", ErrBadPath, p, unwrapPath(err))
+		return "", badPath(p, err, "path %q: %v", p, unwrapPath(err))
 	}
 	if dir && !st.IsDir() {
-		return "", fmt.Errorf("%w: path %q is not a directory", ErrBadPath, p)
+		return "", badPath(p, nil, "path %q is not a directory", p)
 	}
 	if !dir && !st.Mode().IsRegular() {
-		return "", fmt.Errorf("%w: path %q is not a regular file", ErrBadPath, p)
+		return "", badPath(p, nil, "path %q is not a regular file", p)
 	}
 	// Refuse now what the job could not read anyway (as this daemon's user, under
 	// its sandbox), rather than queue a job bound to fail.
 	if f, err := os.Open(resolved); err != nil {
-		return "", fmt.Errorf("%w: path %q cannot be read: %v", ErrBadPath, p, unwrapPath(err))
+		return "", badPath(p, err, "path %q cannot be read: %v", p, unwrapPath(err))
 	} else {
 		if dir {
 			_, err = f.ReadDir(1)
 		}
 		f.Close()
 		if err != nil && !errors.Is(err, io.EOF) {
-			return "", fmt.Errorf("%w: path %q cannot be read: %v", ErrBadPath, p, unwrapPath(err))
+			return "", badPath(p, err, "path %q cannot be read: %v", p, unwrapPath(err))
 		}
 	}
 	if len(s.roots) > 0 && !s.insideRoots(resolved) {
-		return "", fmt.Errorf("%w: path %q is outside the library roots (%s)", ErrBadPath, p, strings.Join(s.roots, ", "))
+		return "", badPath(p, nil, "path %q is outside the library roots (%s)", p, strings.Join(s.roots, ", "))
 	}
 	return resolved, nil
 }
@@ -361,7 +380,7 @@ func (s *Scanner) ProbeEntry(ctx context.Context, e scan.Entry, logger *slog.Log
 func (s *Scanner) ProbeFile(ctx context.Context, path string, logger *slog.Logger) (catalog.File, error) {
 	st, err := os.Stat(path)
 	if err != nil {
-		return catalog.File{}, fmt.Errorf("%w: %s: %v", ErrBadPath, path, unwrapPath(err))
+		return catalog.File{}, badPath(path, err, "%s: %v", path, unwrapPath(err))
 	}
 	f, err := s.ProbeEntry(ctx, scan.Entry{Path: path, Size: st.Size(), ModTime: st.ModTime()}, logger)
 	if errors.Is(err, errFileUnreadable) {

@@ -11,9 +11,14 @@ import (
 	"github.com/vpo-project/vpo/internal/catalog"
 )
 
-// ScanArgs are the arguments of a scan job.
+// ScanArgs are the arguments of a scan job. A scan job with Changed or Gone (the
+// watcher's) scans only those paths under Path; one without walks all of Path.
 type ScanArgs struct {
 	Path string `json:"path"`
+	// Changed are files under Path that are new or changed and have settled.
+	Changed []string `json:"changed,omitempty"`
+	// Gone are paths under Path that were removed or moved away.
+	Gone []string `json:"gone,omitempty"`
 }
 
 // Kind is the job type "scan".
@@ -83,11 +88,16 @@ func (sw *scanWorker) Work(ctx context.Context, job *river.Job[ScanArgs]) error 
 		log.Error("scan refused", "error", err.Error())
 		return river.JobCancel(err) // a bad path will not get better with retries
 	}
-	_, err = w.scanner.Scan(ctx, dir, log, func(c catalog.Counts) {
+	report := func(c catalog.Counts) {
 		if err := w.store.SaveProgress(context.WithoutCancel(ctx), job.ID, c); err != nil {
 			log.Warn("cannot record progress", "error", err.Error())
 		}
-	})
+	}
+	if len(job.Args.Changed) > 0 || len(job.Args.Gone) > 0 {
+		_, err = w.scanner.ScanPaths(ctx, dir, job.Args.Changed, job.Args.Gone, log, report)
+	} else {
+		_, err = w.scanner.Scan(ctx, dir, log, report)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return w.interrupted(ctx, job.ID, log, err)

@@ -107,7 +107,7 @@ func buildBenchCatalogue(n int) (*benchBundle, error) {
 	}
 	cfg := config.Default(dir)
 	cfg.DatabasePath = filepath.Join(dir, fmt.Sprintf("bench-%d.db", n))
-	a, err := app.Open(ctx, cfg, slog.New(slog.DiscardHandler))
+	a, err := app.Open(ctx, cfg, slog.New(slog.DiscardHandler), app.Migrate)
 	if err != nil {
 		return nil, err
 	}

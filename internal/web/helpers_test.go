@@ -71,7 +71,7 @@ func setup(t *testing.T, o setupOpts) *testBundle {
 	cfg.Server.AuthToken = o.token
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := app.Open(ctx, cfg, logger)
+	a, err := app.Open(ctx, cfg, logger, app.Migrate)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -166,10 +166,10 @@ func (u *UI) renderError(w http.ResponseWriter, r *http.Request, v visitor, err 
 	var he *httpError
 	switch {
 	case errors.As(err, &he):
-	case catalog.IsBusy(err):
+	case errors.Is(err, catalog.ErrBusy):
 		w.Header().Set("Retry-After", "5")
 		he = &httpError{http.StatusServiceUnavailable, "The database is busy; retry in a moment."}
-	case catalog.IsFull(err):
+	case errors.Is(err, catalog.ErrFull):
 		he = &httpError{http.StatusServiceUnavailable, "The disk holding the database is full."}
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		return // the browser went away

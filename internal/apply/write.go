@@ -1,0 +1,168 @@
+package apply
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// tempMarker is in the name of every temp file: .NAME.vpo-tmp-RANDOM.
+const tempMarker = ".vpo-tmp-"
+
+// createTemp creates an empty temp file for the new version of final, in
+// final's directory (so the rename never crosses a filesystem), and
+// returns its path. The file is created exclusively, readable only by its
+// owner until finishTemp gives it the original's mode.
+func createTemp(final string) (string, error) {
+	dir, base := filepath.Split(final)
+	for range 10 {
+		var b [6]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return "", fmt.Errorf("temp file name: %w", err)
+		}
+		p := filepath.Join(dir, "."+base+tempMarker+hex.EncodeToString(b[:]))
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, os.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("create temp file: %w", err)
+		}
+		if err := f.Close(); err != nil {
+			_ = os.Remove(p)
+			return "", fmt.Errorf("create temp file: %w", err)
+		}
+		return p, nil
+	}
+	return "", errors.New("create temp file: no free name")
+}
+
+// copyInto copies src over the (empty) file dst. On Linux io.Copy between
+// two files uses copy_file_range, which shares extents (a reflink) where
+// the filesystem can.
+func copyInto(dst, src string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("copy: %w", err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		return fmt.Errorf("copy: %w", err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		_ = out.Close()
+		return fmt.Errorf("copy to temp file: %w", err)
+	}
+	if err := out.Close(); err != nil {
+		return fmt.Errorf("copy to temp file: %w", err)
+	}
+	return nil
+}
+
+// finishTemp fsyncs the new version and gives it the original's mode,
+// owner and group.
+func finishTemp(tmp string, orig os.FileInfo) error {
+	f, err := os.OpenFile(tmp, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("open new version: %w", err)
+	}
+	defer f.Close()
+	if st, ok := orig.Sys().(*syscall.Stat_t); ok {
+		if err := f.Chown(int(st.Uid), int(st.Gid)); err != nil {
+			return fmt.Errorf("keep owner %d:%d: %w", st.Uid, st.Gid, err)
+		}
+	}
+	if err := f.Chmod(orig.Mode().Perm() | orig.Mode()&(os.ModeSetuid|os.ModeSetgid|os.ModeSticky)); err != nil {
+		return fmt.Errorf("keep mode %s: %w", orig.Mode().Perm(), err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("fsync new version: %w", err)
+	}
+	return f.Close()
+}
+
+// install puts the verified temp file in place. When final is orig it is
+// one rename (atomic: every reader sees the old or the new file). When a
+// container conversion changes the name, the new file is hard-linked to
+// final (which fails rather than replace a file that appeared meanwhile),
+// the directory fsynced, and only then are the temp name and the original
+// removed. The directory is fsynced last either way.
+func install(tmp, orig, final string) error {
+	dir := filepath.Dir(orig)
+	if final == orig {
+		if err := os.Rename(tmp, orig); err != nil {
+			return fmt.Errorf("rename new version into place: %w", err)
+		}
+		return syncDir(dir)
+	}
+	if err := os.Link(tmp, final); err != nil {
+		return fmt.Errorf("link new version to %s: %w", final, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return err
+	}
+	if err := os.Remove(tmp); err != nil {
+		return fmt.Errorf("remove temp name: %w", err)
+	}
+	if err := os.Remove(orig); err != nil {
+		return fmt.Errorf("remove the original after conversion: %w", err)
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("fsync directory: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsync directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// IsTemp reports whether name (a base name) is an apply temp file.
+func IsTemp(name string) bool {
+	return strings.HasPrefix(name, ".") && strings.Contains(name, tempMarker)
+}
+
+// CleanTemp removes the leftover apply temp files (.NAME.vpo-tmp-*) in dir,
+// logging each, and returns their paths. Call it only when no apply is
+// running in dir: at startup, or before touching a directory. A missing
+// directory is not an error.
+func CleanTemp(dir string, log *slog.Logger) ([]string, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("clean temp files: %w", err)
+	}
+	var removed []string
+	var errs []error
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !IsTemp(e.Name()) {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		if err := os.Remove(p); err != nil {
+			errs = append(errs, fmt.Errorf("remove leftover temp file: %w", err))
+			continue
+		}
+		log.Warn("removed leftover temp file of an interrupted apply", "path", p)
+		removed = append(removed, p)
+	}
+	return removed, errors.Join(errs...)
+}

@@ -1,0 +1,45 @@
+package catalog
+
+// queries is one SQL dialect's statements: every statement the store runs. A
+// backend is a value of this type (sqliteQueries in queries_sqlite.go); adding
+// PostgreSQL means one more file with its own value, its own migrations and its
+// own codes in Classify, not edits to the store's methods. Statements here use "?"
+// placeholders; a dialect that numbers them ($1) writes its own, or rebinds these
+// once when its value is built (sqlx's Rebind, soft-serve's tx.Rebind).
+type queries struct {
+	journalMode        string
+	countSchemaObjects string
+	gooseTableExists   string
+	gooseVersion       string
+	probe              string
+	checkpoint         string
+
+	knownFiles     string
+	upsertFile     string
+	deleteTracks   string
+	insertTrack    string
+	setMissing     string
+	selectFiles    string // followed by the filter's WHERE, ORDER BY id and LIMIT
+	fileByID       string
+	fileByPath     string
+	tracksOfFile   string
+	filterAfter    string
+	filterPrefix   string
+	filterContain  string
+	filterCodec    string
+	filterLanguage string
+	filterMissing  string
+	orderByIDLimit string
+
+	saveProgress string
+	addNote      string
+	getProgress  string // "IN (?)" is expanded to the number of ids
+
+	// River's river_job table (JobQueue).
+	jobCounts          string
+	jobsDue            string
+	runningJobs        string
+	finalizeRunningJob string
+	requeueRunningJob  string
+	requeueRetryable   string
+}

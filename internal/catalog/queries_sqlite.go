@@ -1,0 +1,104 @@
+package catalog
+
+// fileColumnsSQLite are the files columns scanFile reads, in its order.
+const fileColumnsSQLite = `id, path, size, mtime_ns, fingerprint, container, duration, bit_rate, probe_error,
+probed_at, missing, first_seen, updated_at`
+
+// sqliteQueries is the SQLite dialect (modernc.org/sqlite).
+var sqliteQueries = queries{
+	journalMode: `PRAGMA journal_mode`,
+	// A read that touches the schema proves the file is a database we can read.
+	countSchemaObjects: `SELECT count(*) FROM sqlite_schema`,
+	gooseTableExists:   `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'goose_db_version'`,
+	gooseVersion:       `SELECT max(version_id) FROM goose_db_version WHERE is_applied = 1`,
+	probe:              `SELECT count(*) FROM goose_db_version`,
+	checkpoint:         `PRAGMA wal_checkpoint(TRUNCATE)`,
+
+	knownFiles: `SELECT id, path, size, mtime_ns, missing, probed_at IS NOT NULL FROM files WHERE path >= ? AND path < ?`,
+	upsertFile: `
+INSERT INTO files (path, size, mtime_ns, fingerprint, container, duration, bit_rate, probe_error,
+                   probed_at, missing, first_seen, last_seen, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)
+ON CONFLICT (path) DO UPDATE SET
+    size = excluded.size, mtime_ns = excluded.mtime_ns, fingerprint = excluded.fingerprint,
+    container = excluded.container, duration = excluded.duration, bit_rate = excluded.bit_rate,
+    probe_error = excluded.probe_error, probed_at = excluded.probed_at, missing = 0,
+    last_seen = excluded.last_seen, updated_at = excluded.updated_at
+RETURNING id`,
+	deleteTracks: `DELETE FROM tracks WHERE file_id = ?`,
+	insertTrack: `
+INSERT INTO tracks (file_id, idx, type, codec, language, title, is_default, is_forced,
+                    channels, channel_layout, width, height, frame_rate)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	setMissing:  `UPDATE files SET missing = ?, updated_at = ? WHERE id = ?`,
+	selectFiles: `SELECT ` + fileColumnsSQLite + ` FROM files`,
+	fileByID:    `SELECT ` + fileColumnsSQLite + ` FROM files WHERE id = ?`,
+	fileByPath:  `SELECT ` + fileColumnsSQLite + ` FROM files WHERE path = ?`,
+	tracksOfFile: `
+SELECT idx, type, codec, language, title, is_default, is_forced, channels, channel_layout, width, height, frame_rate
+FROM tracks WHERE file_id = ? ORDER BY idx`,
+	filterAfter:    `id > ?`,
+	filterPrefix:   `path >= ? AND path < ?`,
+	filterContain:  `instr(',' || container || ',', ',' || ? || ',') > 0`,
+	filterCodec:    `EXISTS (SELECT 1 FROM tracks t WHERE t.file_id = files.id AND t.codec = ?)`,
+	filterLanguage: `EXISTS (SELECT 1 FROM tracks t WHERE t.file_id = files.id AND t.language = ?)`,
+	filterMissing:  `missing = ?`,
+	orderByIDLimit: ` ORDER BY id LIMIT ?`,
+
+	saveProgress: `
+INSERT INTO job_progress (job_id, found, probed, unchanged, failed, missing, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (job_id) DO UPDATE SET found = excluded.found, probed = excluded.probed,
+    unchanged = excluded.unchanged, failed = excluded.failed, missing = excluded.missing,
+    updated_at = excluded.updated_at`,
+	addNote: `
+INSERT INTO job_progress (job_id, notes, updated_at) VALUES (?, json_array(json(?)), ?)
+ON CONFLICT (job_id) DO UPDATE SET notes = json_insert(notes, '$[#]', json(?)), updated_at = excluded.updated_at`,
+	getProgress: `
+SELECT job_id, found, probed, unchanged, failed, missing, notes, updated_at FROM job_progress
+WHERE job_id IN (?)`,
+
+	// River's table. River's SQLite driver stores timestamps as text in SQLite's
+	// "YYYY-MM-DD HH:MM:SS.SSS" (UTC) and errors and metadata as JSONB; the
+	// CASE guards tolerate malformed values as River's own rescue query does.
+	jobCounts: `
+SELECT coalesce(sum(state <> 'running'), 0), coalesce(sum(state = 'running'), 0)
+FROM river_job
+WHERE state IN ('available', 'scheduled', 'retryable', 'pending', 'running')`,
+	jobsDue: `
+SELECT count(*) FROM river_job
+WHERE state IN ('available', 'retryable', 'scheduled') AND scheduled_at <= ?1`,
+	// ?1 is the metadata counter's JSON path.
+	runningJobs: `
+SELECT id, kind, attempt,
+	CASE WHEN typeof(metadata) = 'text' AND NOT json_valid(metadata) THEN 0
+		ELSE coalesce(json_extract(metadata, ?1), 0) END,
+	CASE WHEN typeof(metadata) = 'text' AND NOT json_valid(metadata) THEN 0
+		ELSE json_type(metadata, '$.cancel_attempted_at') IS NOT NULL END
+FROM river_job
+WHERE state = 'running'
+ORDER BY id`,
+	// ?1 attempt error (JSON), ?2 finalized_at, ?3 id, ?4 state.
+	finalizeRunningJob: `UPDATE river_job SET ` + appendErrorSQLite + `, state = ?4, finalized_at = ?2
+WHERE id = ?3 AND state = 'running'`,
+	// ?1 attempt error (JSON), ?2 scheduled_at, ?3 id, ?4 counter, ?5 its JSON path.
+	requeueRunningJob: `UPDATE river_job SET ` + appendErrorSQLite + `,
+	state = 'available', scheduled_at = ?2,
+	metadata = CASE WHEN typeof(metadata) = 'text' AND NOT json_valid(metadata) THEN metadata
+		ELSE jsonb_set(metadata, ?5, ?4) END
+WHERE id = ?3 AND state = 'running'`,
+	// ?1 scheduled_at, ?2 LIKE pattern for the last error.
+	requeueRetryable: `
+UPDATE river_job SET state = 'available', scheduled_at = ?1
+WHERE state = 'retryable'
+	AND NOT (typeof(errors) = 'text' AND NOT json_valid(errors))
+	AND json_extract(errors, '$[#-1].error') LIKE ?2
+RETURNING id, kind, attempt`,
+}
+
+// appendErrorSQLite appends the JSON attempt error in parameter ?1 to River's
+// errors column, tolerating odd values as River's own rescue query does.
+const appendErrorSQLite = `errors = CASE
+	WHEN typeof(errors) = 'text' AND NOT json_valid(errors) THEN jsonb(json_array(errors, json(?1)))
+	WHEN coalesce(json_type(errors), 'array') <> 'array' THEN jsonb(json_array(json(errors), json(?1)))
+	ELSE jsonb(json_insert(json(coalesce(errors, jsonb('[]'))), '$[#]', json(?1))) END`

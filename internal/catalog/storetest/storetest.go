@@ -1,0 +1,280 @@
+// Package storetest is the conformance suite every catalogue backend must pass,
+// in the manner of River's riverdrivertest: each backend's own test calls Run with
+// a way to open a fresh store, and the suite exercises every store method, the
+// error sentinels and file names that are not UTF-8. It is run on SQLite by
+// catalog's tests.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/vpo-project/vpo/internal/catalog"
+	"github.com/vpo-project/vpo/internal/probe"
+)
+
+// Backend is what the suite needs from a backend.
+type Backend struct {
+	// Open returns a new, empty store with its schema applied. The suite closes it.
+	Open func(t *testing.T) *catalog.Store
+	// HoldWriteLock makes another client take s's write lock and hold it until the
+	// test ends, so that a write through s fails with ErrBusy.
+	HoldWriteLock func(t *testing.T, s *catalog.Store)
+	// OpenReadOnly returns the error of opening an existing store whose storage
+	// cannot be written (a read-only file system).
+	OpenReadOnly func(t *testing.T) error
+	// OpenCorrupt returns the error of opening storage that is not a database.
+	OpenCorrupt func(t *testing.T) error
+}
+
+// Run runs the suite against b. Every field of b is required.
+func Run(t *testing.T, b Backend) {
+	if b.Open == nil || b.HoldWriteLock == nil || b.OpenReadOnly == nil || b.OpenCorrupt == nil {
+		t.Fatal("storetest.Run: every Backend field is required")
+	}
+	t.Run("RecordAndQuery", func(t *testing.T) { t.Parallel(); testRecordAndQuery(t, b.Open(t)) })
+	t.Run("RecordFileIsAtomic", func(t *testing.T) { t.Parallel(); testRecordFileIsAtomic(t, b.Open(t)) })
+	t.Run("ProgressAndNotes", func(t *testing.T) { t.Parallel(); testProgressAndNotes(t, b.Open(t)) })
+	t.Run("NonUTF8Paths", func(t *testing.T) { t.Parallel(); testNonUTF8Paths(t, b.Open(t)) })
+	t.Run("NotFound", func(t *testing.T) { t.Parallel(); testNotFound(t, b.Open(t)) })
+	t.Run("Busy", func(t *testing.T) { t.Parallel(); testBusy(t, b) })
+	t.Run("ReadOnly", func(t *testing.T) {
+		t.Parallel()
+		if err := b.OpenReadOnly(t); !errors.Is(err, catalog.ErrReadOnly) {
+			t.Errorf("open read-only storage: %v, want ErrReadOnly", err)
+		}
+	})
+	t.Run("Corrupt", func(t *testing.T) {
+		t.Parallel()
+		if err := b.OpenCorrupt(t); !errors.Is(err, catalog.ErrCorrupt) {
+			t.Errorf("open corrupt storage: %v, want ErrCorrupt", err)
+		}
+	})
+}
+
+func obs(path string, tracks ...probe.Track) catalog.Observation {
+	return catalog.Observation{Path: path, Size: 10, ModTime: time.Unix(1700000000, 5), Fingerprint: "xxh3:00",
+		Result: &probe.Result{Container: "matroska,webm", Duration: 1.5, Tracks: tracks}}
+}
+
+func testRecordAndQuery(t *testing.T, s *catalog.Store) {
+	ctx := context.Background()
+	eng := probe.Track{Index: 1, Type: "audio", Codec: "aac", Language: "eng", Default: true, Channels: 2}
+	fra := probe.Track{Index: 2, Type: "audio", Codec: "ac3", Language: "fra", Channels: 6}
+	for _, o := range []catalog.Observation{
+		obs("/media/tv/a.mkv", eng, fra),
+		obs("/media/tvshows/b.mkv", eng),
+		obs("/media/tv/sub/c.mkv", fra),
+		{Path: "/media/tv/broken.mkv", Size: 1, ModTime: time.Unix(1, 0), ProbeError: "ffprobe failed"},
+	} {
+		if _, err := s.RecordFile(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	yes := true
+	tests := []struct {
+		name string
+		f    catalog.FileFilter
+		want []string
+	}{
+		{name: "all", f: catalog.FileFilter{}, want: []string{"/media/tv/a.mkv", "/media/tvshows/b.mkv", "/media/tv/sub/c.mkv", "/media/tv/broken.mkv"}},
+		{name: "prefix is a directory, not a string prefix", f: catalog.FileFilter{PathPrefix: "/media/tv"},
+			want: []string{"/media/tv/a.mkv", "/media/tv/sub/c.mkv", "/media/tv/broken.mkv"}},
+		{name: "prefix with slash", f: catalog.FileFilter{PathPrefix: "/media/tv/"},
+			want: []string{"/media/tv/a.mkv", "/media/tv/sub/c.mkv", "/media/tv/broken.mkv"}},
+		{name: "language", f: catalog.FileFilter{Language: "fra"}, want: []string{"/media/tv/a.mkv", "/media/tv/sub/c.mkv"}},
+		{name: "codec", f: catalog.FileFilter{Codec: "aac"}, want: []string{"/media/tv/a.mkv", "/media/tvshows/b.mkv"}},
+		{name: "container is one of ffprobe's names", f: catalog.FileFilter{Container: "webm"},
+			want: []string{"/media/tv/a.mkv", "/media/tvshows/b.mkv", "/media/tv/sub/c.mkv"}},
+		{name: "container is not a substring match", f: catalog.FileFilter{Container: "matro"}, want: nil},
+		{name: "cursor", f: catalog.FileFilter{After: 2}, want: []string{"/media/tv/sub/c.mkv", "/media/tv/broken.mkv"}},
+		{name: "missing", f: catalog.FileFilter{Missing: &yes}, want: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.f.Limit = 100
+			files, err := s.ListFiles(ctx, tt.f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, f := range files {
+				got = append(got, f.Path)
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+			for i := range got {
+				if got[i] != tt.want[i] {
+					t.Fatalf("got %q, want %q", got, tt.want)
+				}
+			}
+		})
+	}
+
+	f, err := s.GetFileByPath(ctx, "/media/tv/a.mkv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Tracks) != 2 || f.Tracks[0] != eng || f.Tracks[1] != fra || f.ProbedAt == nil || f.Duration != 1.5 {
+		t.Errorf("file %+v", f)
+	}
+	if !f.ModTime.Equal(time.Unix(1700000000, 5)) {
+		t.Errorf("mtime %v lost its nanoseconds", f.ModTime)
+	}
+	if _, err := s.GetFile(ctx, 999); !errors.Is(err, catalog.ErrNotFound) {
+		t.Errorf("GetFile(999) = %v, want catalog.ErrNotFound", err)
+	}
+
+	known, err := s.KnownFiles(ctx, "/media/tv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(known) != 3 || !known["/media/tv/a.mkv"].Probed || known["/media/tv/a.mkv"].MtimeNS != 1700000000*1e9+5 {
+		t.Errorf("known %+v", known)
+	}
+}
+
+// testRecordFileIsAtomic: a re-probe replaces the tracks in the same transaction,
+// and a failed write leaves the previous record whole.
+func testRecordFileIsAtomic(t *testing.T, s *catalog.Store) {
+	ctx := context.Background()
+	a := probe.Track{Index: 0, Type: "video", Codec: "h264"}
+	id, err := s.RecordFile(ctx, obs("/m/x.mkv", a, probe.Track{Index: 1, Type: "audio", Codec: "aac"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two tracks with the same index violate UNIQUE(file_id, idx): the write fails.
+	bad := obs("/m/x.mkv", a, probe.Track{Index: 0, Type: "audio", Codec: "opus"})
+	bad.Size = 99
+	if _, err := s.RecordFile(ctx, bad); err == nil {
+		t.Fatal("a write with duplicate track indexes succeeded")
+	}
+	f, err := s.GetFile(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Size != 10 || len(f.Tracks) != 2 || f.Tracks[1].Codec != "aac" {
+		t.Errorf("after a failed write: size %d, tracks %+v; want the previous record intact", f.Size, f.Tracks)
+	}
+	// A successful re-probe replaces the tracks.
+	if _, err := s.RecordFile(ctx, obs("/m/x.mkv", a)); err != nil {
+		t.Fatal(err)
+	}
+	f, _ = s.GetFile(ctx, id)
+	if len(f.Tracks) != 1 {
+		t.Errorf("tracks after re-probe: %+v", f.Tracks)
+	}
+	// Missing, then present again.
+	if err := s.MarkMissing(ctx, []int64{id}); err != nil {
+		t.Fatal(err)
+	}
+	if f, _ = s.GetFile(ctx, id); !f.Missing {
+		t.Error("not marked missing")
+	}
+	if err := s.MarkPresent(ctx, []int64{id}); err != nil {
+		t.Fatal(err)
+	}
+	if f, _ = s.GetFile(ctx, id); f.Missing {
+		t.Error("still missing")
+	}
+}
+
+func testProgressAndNotes(t *testing.T, s *catalog.Store) {
+	ctx := context.Background()
+	if err := s.AddNote(ctx, 7, "interrupted by shutdown"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveProgress(ctx, 7, catalog.Counts{Found: 3, Probed: 2, Failed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddNote(ctx, 7, "second"); err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.GetProgress(ctx, 7, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := p[7]
+	if got.Found != 3 || got.Probed != 2 || len(got.Notes) != 2 || got.Notes[0].Text != "interrupted by shutdown" {
+		t.Errorf("progress %+v", got)
+	}
+	if _, ok := p[8]; ok {
+		t.Error("job 8 has progress")
+	}
+}
+
+// testNonUTF8Paths: names that are not UTF-8, or hold a newline, round-trip byte
+// for byte, and a directory prefix still selects them.
+func testNonUTF8Paths(t *testing.T, s *catalog.Store) {
+	ctx := context.Background()
+	names := []string{"/lib/bad\xffname.mkv", "/lib/new\nline.mkv", "/lib/\xc3\x28.mkv", "/lib\xff/x.mkv"}
+	for _, n := range names {
+		if _, err := s.RecordFile(ctx, obs(n)); err != nil {
+			t.Fatalf("record %q: %v", n, err)
+		}
+		f, err := s.GetFileByPath(ctx, n)
+		if err != nil {
+			t.Fatalf("get %q: %v", n, err)
+		}
+		if f.Path != n {
+			t.Errorf("path %q came back as %q", n, f.Path)
+		}
+	}
+	files, err := s.ListFiles(ctx, catalog.FileFilter{PathPrefix: "/lib", Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 3 {
+		t.Errorf("under /lib: %d files, want 3 (not %q)", len(files), "/lib\xff/x.mkv")
+	}
+	known, err := s.KnownFiles(ctx, "/lib")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names[:3] {
+		if _, ok := known[n]; !ok {
+			t.Errorf("KnownFiles(/lib) lacks %q", n)
+		}
+	}
+}
+
+func testNotFound(t *testing.T, s *catalog.Store) {
+	ctx := context.Background()
+	if _, err := s.GetFile(ctx, 12345); !errors.Is(err, catalog.ErrNotFound) {
+		t.Errorf("GetFile(12345) = %v, want ErrNotFound", err)
+	}
+	if _, err := s.GetFileByPath(ctx, "/no/such.mkv"); !errors.Is(err, catalog.ErrNotFound) {
+		t.Errorf("GetFileByPath = %v, want ErrNotFound", err)
+	}
+	p, err := s.GetProgress(ctx, 1, 2)
+	if err != nil || len(p) != 0 {
+		t.Errorf("GetProgress of unknown jobs = %v, %v; want empty", p, err)
+	}
+	if err := s.MarkMissing(ctx, nil); err != nil {
+		t.Errorf("MarkMissing(nil) = %v", err)
+	}
+}
+
+// testBusy: a write waits for another client's write lock, then fails with ErrBusy
+// (after the backend's busy timeout), and reads still work meanwhile.
+func testBusy(t *testing.T, b Backend) {
+	s := b.Open(t)
+	ctx := context.Background()
+	if _, err := s.RecordFile(ctx, obs("/m/a.mkv")); err != nil {
+		t.Fatal(err)
+	}
+	b.HoldWriteLock(t, s)
+	if _, err := s.GetFileByPath(ctx, "/m/a.mkv"); err != nil {
+		t.Errorf("read beside a held write lock: %v", err)
+	}
+	_, err := s.RecordFile(ctx, obs("/m/b.mkv"))
+	if !errors.Is(err, catalog.ErrBusy) {
+		t.Errorf("write beside a held write lock: %v, want ErrBusy", err)
+	}
+	if err := s.SaveProgress(ctx, 1, catalog.Counts{}); !errors.Is(err, catalog.ErrBusy) {
+		t.Errorf("SaveProgress beside a held write lock: %v, want ErrBusy", err)
+	}
+}
