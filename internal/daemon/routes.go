@@ -18,6 +18,7 @@ func routes(api *httpapi.API, ui *web.UI) http.Handler {
 	mux.Handle("/api/", api.APIHandler())
 	mux.Handle(web.Prefix, ui)
 	mux.Handle("GET /{$}", http.RedirectHandler(web.Prefix, http.StatusFound))
+	mux.Handle("GET /favicon.ico", ui.Favicon())
 	// Later: mux.Handle("GET /metrics", metrics.Handler()).
 	mux.Handle("/", api.NotFoundHandler())
 	return api.Edge(mux)

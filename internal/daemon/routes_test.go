@@ -28,6 +28,7 @@ func TestRoutes(t *testing.T) {
 	}{
 		{"root sends browsers to the UI", "GET", "/", "127.0.0.1:8321", 302, `<a href="/ui/">Found</a>`, nil},
 		{"the UI needs a login", "GET", "/ui/library", "127.0.0.1:8321", 303, `/ui/login?next=%2Fui%2Flibrary`, nil},
+		{"the icon", "GET", "/favicon.ico", "127.0.0.1:8321", 200, `<svg`, nil},
 		{"the login form", "GET", "/ui/login", "localhost:8321", 200, `<label for="token">`, nil},
 		{"foreign host on the UI", "GET", "/ui/login", "evil.example", 403, `"code":"forbidden_host"`, nil},
 		{"cross-site form post to the UI", "POST", "/ui/login", "127.0.0.1:8321", 403, `"code":"cross_origin"`,
@@ -54,7 +55,10 @@ func TestRoutes(t *testing.T) {
 				t.Fatalf("%s %s: %d %s, want %d %s", tt.method, tt.target, rec.Code, rec.Body, tt.wantCode, tt.wantBody)
 			}
 			want := "application/json"
-			if !strings.HasPrefix(tt.wantBody, `"`) {
+			switch {
+			case strings.HasPrefix(tt.wantBody, "<svg"):
+				want = "image/svg+xml"
+			case !strings.HasPrefix(tt.wantBody, `"`):
 				want = "text/html; charset=utf-8"
 			}
 			if ct := rec.Header().Get("Content-Type"); ct != want {

@@ -97,6 +97,7 @@ type pageData struct {
 	// LiveJobs lists the IDs of unfinished jobs shown, for the live updates.
 	LiveJobs string
 	CSS, JS  string
+	Icon     string
 	Data     any
 }
 
@@ -113,7 +114,7 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, v visitor, p view) e
 	d := pageData{
 		Title: p.title, Nav: p.nav, Page: p.name, CSRF: v.csrf, Authed: v.authed && u.authRequired(),
 		AuthRequired: u.authRequired(), Version: u.deps.Version, Notice: p.notice,
-		CSS: u.assets.url("app.css"), JS: u.assets.url("app.js"), Data: p.data,
+		CSS: u.assets.url("app.css"), JS: u.assets.url("app.js"), Icon: u.assets.url("favicon.svg"), Data: p.data,
 	}
 	if d.Notice == "" {
 		d.Notice = notices[r.URL.Query().Get("notice")]
@@ -288,7 +289,11 @@ func (a *assets) url(name string) string {
 }
 
 func (a *assets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f, ok := a.files[r.PathValue("file")]
+	a.serve(w, r, r.PathValue("file"))
+}
+
+func (a *assets) serve(w http.ResponseWriter, r *http.Request, name string) {
+	f, ok := a.files[name]
 	if !ok {
 		http.NotFound(w, r)
 		return

@@ -167,8 +167,18 @@ func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer") // library URLs carry paths
+	// Library URLs carry paths: no referrer to other sites. Not "no-referrer": with it
+	// the browser sends "Origin: null" on our own form posts, which the edge refuses.
+	h.Set("Referrer-Policy", "same-origin")
 	u.mux.ServeHTTP(w, r)
+}
+
+// Favicon serves vpo's icon; the daemon mounts it at /favicon.ico, which browsers
+// ask for on pages that name no icon (the API's JSON, /health).
+func (u *UI) Favicon() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u.assets.serve(w, r, "favicon.svg")
+	})
 }
 
 // Close ends the live streams and waits for them and for a totals computation in
