@@ -159,24 +159,30 @@ func computeTotals(ctx context.Context, db *sql.DB) (totals, error) {
 		{&t.Languages, `SELECT language, count(DISTINCT file_id) FROM tracks GROUP BY language ORDER BY 2 DESC, 1 LIMIT ?`},
 	}
 	for _, b := range breakdowns {
-		rows, err := db.QueryContext(ctx, b.q, totalsTop)
+		cs, err := breakdown(ctx, db, b.q)
 		if err != nil {
 			return t, fmt.Errorf("library totals: %w", err)
 		}
-		for rows.Next() {
-			var c count
-			if err := rows.Scan(&c.Name, &c.N); err != nil {
-				rows.Close()
-				return t, fmt.Errorf("library totals: %w", err)
-			}
-			*b.into = append(*b.into, c)
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return t, fmt.Errorf("library totals: %w", err)
-		}
+		*b.into = cs
 	}
 	t.At, t.Took = time.Now(), time.Since(start)
 	return t, nil
+}
+
+// breakdown runs one GROUP BY query of (name, count) rows.
+func breakdown(ctx context.Context, db *sql.DB, q string) ([]count, error) {
+	rows, err := db.QueryContext(ctx, q, totalsTop)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []count
+	for rows.Next() {
+		var c count
+		if err := rows.Scan(&c.Name, &c.N); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
 }

@@ -505,7 +505,7 @@ func TestEvents(t *testing.T) {
 	mustStatus(t, "bad ids", c.get("/ui/events?jobs=1,x"), http.StatusBadRequest)
 
 	req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/ui/events?jobs=%d,999999", b.srv.URL, id), nil)
-	resp, err := (&http.Client{}).Do(req)
+	resp, err := (&http.Client{}).Do(req) //nolint:bodyclose // closed by the defer below; the linter loses it in the goroutine
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -541,7 +541,7 @@ func TestEvents(t *testing.T) {
 		"event: summary",
 		fmt.Sprintf(`data: {"queued":1,"running":0,"active":[{"id":%d,"type":"scan","state":"queued","path":"/lib",`, id),
 		"event: jobs",
-		fmt.Sprintf(`data: [{"id":999999,"type":"","state":"gone",`),
+		`data: [{"id":999999,"type":"","state":"gone",`,
 		"",
 	}
 	for i, w := range want[:5] {
@@ -575,7 +575,7 @@ func TestEventsEndWithSession(t *testing.T) {
 	c := b.client(t)
 	mustStatus(t, "login", c.login(testToken), http.StatusSeeOther)
 	req, _ := http.NewRequest(http.MethodGet, b.srv.URL+"/ui/events", nil)
-	resp, err := c.hc.Do(req)
+	resp, err := c.hc.Do(req) //nolint:bodyclose // closed by the defer below; the linter loses it in the goroutine
 	if err != nil {
 		t.Fatal(err)
 	}
