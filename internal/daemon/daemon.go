@@ -210,15 +210,16 @@ func (d *daemon) startAPI(context.Context) error {
 		WriteTimeout:  writeTimeout,
 	})
 	ui, err := web.New(web.Deps{
-		Logger:    logging.Component(d.logger, "ui"),
-		Store:     d.app.Store,
-		Jobs:      d.app.Jobs,
-		Scanner:   d.app.Scanner,
-		Health:    d.api,
-		Config:    d.cfg,
-		Version:   version.String(),
-		Token:     d.cfg.Server.AuthToken,
-		MaxQueued: d.cfg.Jobs.MaxQueued,
+		Logger:      logging.Component(d.logger, "ui"),
+		Store:       d.app.Store,
+		Jobs:        d.app.Jobs,
+		Scanner:     d.app.Scanner,
+		Health:      d.api,
+		WatchStates: d.WatchStates,
+		Config:      d.cfg,
+		Version:     version.String(),
+		Token:       d.cfg.Server.AuthToken,
+		MaxQueued:   d.cfg.Jobs.MaxQueued,
 	})
 	if err != nil {
 		return err

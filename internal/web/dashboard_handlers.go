@@ -10,6 +10,7 @@ import (
 	"github.com/vpo-project/vpo/internal/config"
 	"github.com/vpo-project/vpo/internal/httpapi"
 	"github.com/vpo-project/vpo/internal/jobs"
+	"github.com/vpo-project/vpo/internal/watch"
 )
 
 // dashboardJobs is how many running and failed jobs the dashboard lists.
@@ -26,6 +27,7 @@ type toolStatus struct{ Name, Status string }
 type dashboardData struct {
 	Health    *httpapi.Health
 	Tools     []toolStatus
+	Watched   []watch.RootState
 	Queued    int
 	Running   int
 	Active    []jobView
@@ -46,6 +48,9 @@ func (u *UI) handleDashboard(w http.ResponseWriter, r *http.Request, v visitor) 
 			d.Tools = append(d.Tools, toolStatus{name, st})
 		}
 		sort.Slice(d.Tools, func(i, j int) bool { return d.Tools[i].Name < d.Tools[j].Name })
+	}
+	if u.deps.WatchStates != nil {
+		d.Watched = u.deps.WatchStates()
 	}
 	var err error
 	if d.Queued, d.Running, err = u.deps.Jobs.Counts(ctx); err != nil {

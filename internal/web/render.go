@@ -350,6 +350,7 @@ var funcs = template.FuncMap{
 	"ms": func(d time.Duration) string {
 		return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 1, 64) + " ms"
 	},
+	"fmt": func(v any) string { return fmt.Sprint(v) },
 	"last": func(s []string) string {
 		if len(s) == 0 {
 			return ""

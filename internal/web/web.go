@@ -25,6 +25,7 @@ import (
 	"github.com/vpo-project/vpo/internal/httpapi"
 	"github.com/vpo-project/vpo/internal/jobs"
 	"github.com/vpo-project/vpo/internal/library"
+	"github.com/vpo-project/vpo/internal/watch"
 )
 
 // Prefix is the path the UI is mounted at.
@@ -60,6 +61,9 @@ type Deps struct {
 	Scanner *library.Scanner
 	// Health is the daemon's health state; nil shows none.
 	Health HealthReporter
+	// WatchStates returns the watched roots' states; nil (the func or its result)
+	// shows none.
+	WatchStates func() []watch.RootState
 	// Config is the effective configuration, for the settings page; nil shows none.
 	Config *config.Config
 	// Version is vpo's version.

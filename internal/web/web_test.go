@@ -20,6 +20,7 @@ import (
 	"github.com/vpo-project/vpo/internal/library"
 	"github.com/vpo-project/vpo/internal/probe"
 	"github.com/vpo-project/vpo/internal/testmedia"
+	"github.com/vpo-project/vpo/internal/watch"
 )
 
 var (
@@ -671,6 +672,25 @@ func TestCrossSiteRequestsKeepTheSession(t *testing.T) {
 			if method == http.MethodPost {
 				t.Errorf("a POST without cookies set a cookie: %v", c)
 			}
+		}
+	}
+}
+
+func TestDashboardWatchedRoots(t *testing.T) {
+	b := setup(t, setupOpts{})
+	b.ui.deps.WatchStates = func() []watch.RootState {
+		return []watch.RootState{
+			{Path: "/srv/media", Watch: watch.StateOK, Directories: 12},
+			{Path: "/srv/big", Watch: watch.StateDegraded, Directories: 8192, Pending: 3, Reason: "inotify watch limit reached"},
+		}
+	}
+	r := b.client(t).get("/ui/")
+	for _, want := range []string{
+		`<strong class="path">/srv/media</strong>: <span class="status status-healthy">ok</span>, 12 directories</li>`,
+		`<span class="status status-degraded">degraded</span>, 8192 directories, 3 files settling (inotify watch limit reached)`,
+	} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("dashboard lacks %q:\n%s", want, r.body)
 		}
 	}
 }
