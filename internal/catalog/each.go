@@ -112,7 +112,9 @@ func (s *Store) filePage(ctx context.Context, f FileFilter, lo, hi int64) ([]Fil
 	// Types, codecs, languages and many titles repeat from file to file: one
 	// string each per page rather than one per track.
 	intern := make(map[string]string)
-	var packed []byte
+	// RawBytes reuses one buffer for every row (a []byte would be a new copy
+	// of each row's JSON); unpackTracks copies what it keeps.
+	var packed sql.RawBytes
 	for rows.Next() {
 		file, err := scanFile(packedRow{rows, &packed})
 		if err != nil {
@@ -133,7 +135,7 @@ func (s *Store) filePage(ctx context.Context, f FileFilter, lo, hi int64) ([]Fil
 // of selectFilesWithTracks).
 type packedRow struct {
 	r      rowScanner
-	packed *[]byte
+	packed *sql.RawBytes
 }
 
 func (p packedRow) Scan(dest ...any) error { return p.r.Scan(append(dest, p.packed)...) }
