@@ -197,6 +197,28 @@ type FileFilter struct {
 
 // ListFiles returns a page of files in id order.
 func (s *Store) ListFiles(ctx context.Context, f FileFilter) ([]File, error) {
+	q, args := s.fileQuery(f)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list files: %w", Classify(err))
+	}
+	defer rows.Close()
+	var out []File
+	for rows.Next() {
+		file, err := scanFile(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list files: %w", Classify(err))
+		}
+		out = append(out, file)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list files: %w", Classify(err))
+	}
+	return out, nil
+}
+
+// fileQuery is the statement and arguments that select the page f asks for.
+func (s *Store) fileQuery(f FileFilter) (string, []any) {
 	var where []string
 	var args []any
 	if f.After > 0 {
@@ -229,24 +251,7 @@ func (s *Store) ListFiles(ctx context.Context, f FileFilter) ([]File, error) {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	q += s.q.orderByIDLimit
-	args = append(args, f.Limit)
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list files: %w", Classify(err))
-	}
-	defer rows.Close()
-	var out []File
-	for rows.Next() {
-		file, err := scanFile(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list files: %w", Classify(err))
-		}
-		out = append(out, file)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list files: %w", Classify(err))
-	}
-	return out, nil
+	return q, append(args, f.Limit)
 }
 
 type rowScanner interface{ Scan(dest ...any) error }

@@ -23,6 +23,7 @@ type queries struct {
 	fileByID       string
 	fileByPath     string
 	tracksOfFile   string
+	tracksOfFiles  string // a listing's summaries; "IN (?)" is expanded to the number of files
 	filterAfter    string
 	filterPrefix   string
 	filterContain  string

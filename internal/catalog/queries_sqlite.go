@@ -37,6 +37,9 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	tracksOfFile: `
 SELECT idx, type, codec, language, title, is_default, is_forced, channels, channel_layout, width, height, frame_rate
 FROM tracks WHERE file_id = ? ORDER BY idx`,
+	tracksOfFiles: `
+SELECT file_id, idx, type, codec, language, is_default, is_forced
+FROM tracks WHERE file_id IN (?) ORDER BY file_id, idx`,
 	filterAfter:    `id > ?`,
 	filterPrefix:   `path >= ? AND path < ?`,
 	filterContain:  `instr(',' || container || ',', ',' || ? || ',') > 0`,

@@ -1,0 +1,153 @@
+package catalog
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Entry is one file as a listing shows it: its stored columns, timestamps kept as
+// the database stores them (no parsing per row), and a summary of its tracks. A
+// page of entries is what GET /api/files and `vpo files list` show.
+type Entry struct {
+	ID          int64
+	Path        string // byte for byte as the file system gives it; need not be UTF-8
+	Size        int64
+	MtimeNS     int64 // the file's mtime in nanoseconds since the Unix epoch
+	Fingerprint string
+	Container   string
+	Duration    float64
+	BitRate     int64
+	ProbeError  string
+	// ProbedAt is "" when the file was never probed (or is to be probed again).
+	ProbedAt  Timestamp
+	Missing   bool
+	FirstSeen Timestamp
+	UpdatedAt Timestamp
+	// Tracks are the file's tracks in index order, nil when it has none.
+	Tracks []TrackSummary
+}
+
+// TrackSummary is what a listing shows of a track: enough to filter by language
+// or codec without fetching the file.
+type TrackSummary struct {
+	Index    int
+	Type     string // video, audio, subtitle, ...
+	Codec    string
+	Language string // as tagged in the file, "" when untagged
+	Default  bool
+	Forced   bool
+}
+
+// Timestamp is a time as the database stores it: UTC text with milliseconds,
+// "YYYY-MM-DD HH:MM:SS.SSS" (see timeFormat). A listing passes it through as
+// text; Time parses it and AppendRFC3339 rewrites it for JSON, neither allocating
+// more than its result.
+type Timestamp string
+
+// IsZero reports whether the timestamp is unset.
+func (t Timestamp) IsZero() bool { return t == "" }
+
+// Time parses the timestamp; the zero time when it is unset or malformed.
+func (t Timestamp) Time() time.Time { return parseTime(string(t)) }
+
+// AppendRFC3339 appends the timestamp in RFC 3339 ("2006-01-02T15:04:05.000Z") to
+// b: the stored text with its separator and zone rewritten, without parsing it. A
+// value not in the stored format is parsed and formatted (or appended as the zero
+// time's RFC 3339 when it does not parse).
+func (t Timestamp) AppendRFC3339(b []byte) []byte {
+	s := string(t)
+	if len(s) == len(timeFormat) && s[10] == ' ' && s[4] == '-' && s[13] == ':' && s[19] == '.' {
+		b = append(b, s[:10]...)
+		b = append(b, 'T')
+		b = append(b, s[11:]...)
+		return append(b, 'Z')
+	}
+	return t.Time().AppendFormat(b, time.RFC3339Nano)
+}
+
+// ListEntries returns a page of files in id order, as ListFiles selects them,
+// each with the summary of its tracks. It runs two queries, whatever the page
+// size: the page of files, then the tracks of all of them (file_id IN the
+// page's ids).
+func (s *Store) ListEntries(ctx context.Context, f FileFilter) ([]Entry, error) {
+	q, args := s.fileQuery(f)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list files: %w", Classify(err))
+	}
+	defer rows.Close()
+	out := make([]Entry, 0, min(max(f.Limit, 0), 1000))
+	var path []byte
+	var probedAt sql.NullString
+	var duration sql.NullFloat64
+	var bitRate sql.NullInt64
+	for rows.Next() {
+		var e Entry
+		if err := rows.Scan(&e.ID, &path, &e.Size, &e.MtimeNS, &e.Fingerprint, &e.Container, &duration, &bitRate,
+			&e.ProbeError, &probedAt, &e.Missing, &e.FirstSeen, &e.UpdatedAt); err != nil {
+			return nil, fmt.Errorf("list files: %w", Classify(err))
+		}
+		e.Path = string(path)
+		e.Duration, e.BitRate, e.ProbedAt = duration.Float64, bitRate.Int64, Timestamp(probedAt.String)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list files: %w", Classify(err))
+	}
+	rows.Close()
+	if len(out) == 0 {
+		return out, nil
+	}
+	if err := s.summarizeTracks(ctx, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// summarizeTracks fills in the tracks of entries, which are in id order, with one
+// query.
+func (s *Store) summarizeTracks(ctx context.Context, entries []Entry) error {
+	args := make([]any, len(entries))
+	for i := range entries {
+		args[i] = entries[i].ID
+	}
+	q := strings.Replace(s.q.tracksOfFiles, "(?)", "(?"+strings.Repeat(",?", len(entries)-1)+")", 1)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("list tracks: %w", Classify(err))
+	}
+	defer rows.Close()
+	// One backing array for the page's tracks: the rows come in (file_id, idx)
+	// order, so each entry's tracks are a contiguous run of it.
+	all := make([]TrackSummary, 0, 3*len(entries))
+	ids := make([]int64, 0, 3*len(entries))
+	for rows.Next() {
+		var id int64
+		var t TrackSummary
+		if err := rows.Scan(&id, &t.Index, &t.Type, &t.Codec, &t.Language, &t.Default, &t.Forced); err != nil {
+			return fmt.Errorf("list tracks: %w", Classify(err))
+		}
+		all = append(all, t)
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("list tracks: %w", Classify(err))
+	}
+	j := 0
+	for i := range entries {
+		start := j
+		for j < len(ids) && ids[j] == entries[i].ID {
+			j++
+		}
+		if j > start {
+			entries[i].Tracks = all[start:j:j]
+		}
+	}
+	if j != len(ids) {
+		return fmt.Errorf("list tracks: %d tracks out of file order", len(ids)-j)
+	}
+	return nil
+}
