@@ -53,19 +53,25 @@ func (t Timestamp) IsZero() bool { return t == "" }
 // Time parses the timestamp; the zero time when it is unset or malformed.
 func (t Timestamp) Time() time.Time { return parseTime(string(t)) }
 
-// AppendRFC3339 appends the timestamp in RFC 3339 ("2006-01-02T15:04:05.000Z") to
-// b: the stored text with its separator and zone rewritten, without parsing it. A
-// value not in the stored format is parsed and formatted (or appended as the zero
-// time's RFC 3339 when it does not parse).
+// AppendRFC3339 appends the timestamp to b as encoding/json writes a UTC
+// time.Time (RFC 3339 with the fraction's trailing zeros dropped:
+// "2006-01-02T15:04:05.12Z"), by rewriting the stored text instead of parsing it.
+// A value not in the stored format is parsed and formatted (the zero time if it
+// does not parse).
 func (t Timestamp) AppendRFC3339(b []byte) []byte {
 	s := string(t)
-	if len(s) == len(timeFormat) && s[10] == ' ' && s[4] == '-' && s[13] == ':' && s[19] == '.' {
-		b = append(b, s[:10]...)
-		b = append(b, 'T')
-		b = append(b, s[11:]...)
-		return append(b, 'Z')
+	if len(s) != len(timeFormat) || s[4] != '-' || s[10] != ' ' || s[13] != ':' || s[19] != '.' {
+		return t.Time().AppendFormat(b, time.RFC3339Nano)
 	}
-	return t.Time().AppendFormat(b, time.RFC3339Nano)
+	frac := strings.TrimRight(s[20:], "0")
+	b = append(b, s[:10]...)
+	b = append(b, 'T')
+	b = append(b, s[11:19]...)
+	if frac != "" {
+		b = append(b, '.')
+		b = append(b, frac...)
+	}
+	return append(b, 'Z')
 }
 
 // ListEntries returns a page of files in id order, as ListFiles selects them,

@@ -234,7 +234,7 @@ func testListEntries(t *testing.T, s *catalog.Store) {
 	if len(entries) != 4 {
 		t.Fatalf("%d entries, want 4", len(entries))
 	}
-	rfc := func(tm time.Time) string { return tm.UTC().Format("2006-01-02T15:04:05.000Z") }
+	rfc := func(tm time.Time) string { return tm.UTC().Format(time.RFC3339Nano) }
 	for _, e := range entries {
 		if !reflect.DeepEqual(e.Tracks, want[e.Path]) {
 			t.Errorf("%q: tracks %+v, want %+v", e.Path, e.Tracks, want[e.Path])
