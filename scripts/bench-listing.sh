@@ -50,11 +50,18 @@ VPO_ENV=(env -i "PATH=$PATH" LANG=C.UTF-8 TZ=UTC)
 WRK_FAIL=0
 declare -A R
 
-# wrk_run KEY URL: p50, p99 (ms) and req/s in R[KEY.*].
+TCK=$(getconf CLK_TCK)
+# cpu_of PID: its user + system CPU time in seconds.
+cpu_of() { awk -v t="$TCK" '{ sub(/^.*\) /, ""); print ($12 + $13) / t }' "/proc/$1/stat"; }
+
+# wrk_run KEY URL: p50, p99 (ms), req/s and the daemon's CPU per request (ms) in R[KEY.*].
 wrk_run() {
-	local key=$1 out="$WORK/wrk-$1.txt"
+	local key=$1 out="$WORK/wrk-$1.txt" c0 c1
+	c0=$(cpu_of "$SERVE_PID")
 	wrk -t2 -c10 -d"${SECS}s" --latency "$2" >"$out" 2>&1 || die "wrk failed: $(cat "$out")"
+	c1=$(cpu_of "$SERVE_PID")
 	R["$key.rps"]=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")
+	R["$key.cpu"]=$(awk -v a="$c0" -v b="$c1" '/requests in/ { printf "%.3f", (b - a) * 1000 / $1 }' "$out")
 	local p
 	for p in 50 99; do
 		R["$key.p$p"]=$(awk -v p="$p%" '$1 == p && NF == 2 {
@@ -100,12 +107,12 @@ done
 echo "vpo catalogue listing benchmark"
 echo "  machine: $(nproc) CPUs, $(sed -nE 's/^model name\s*:\s*//p' /proc/cpuinfo | head -n1), $(uname -sr)"
 echo "  vpo: $("$BIN" --version)   load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "  wrk -t2 -c10 -d${SECS}s --latency; p50 / p99 in ms"
+echo "  wrk -t2 -c10 -d${SECS}s --latency; p50 / p99 in ms (requests/s, vpo's CPU ms per request)"
 echo
-printf '%-8s | %-22s | %-22s | %-22s | %-22s | %-16s | %-16s\n' files "page 1" "cursor middle" "language=fra" "/health (floor)" "query page 1" "query middle"
+printf '%-8s | %-34s | %-34s | %-34s | %-34s | %-16s | %-16s\n' files "page 1" "cursor middle" "language=fra" "/health (floor)" "query page 1" "query middle"
 for n in $SIZES; do
-	cell() { printf '%s / %s (%s/s)' "${R[$1.p50]}" "${R[$1.p99]}" "${R[$1.rps]}"; }
-	printf '%-8s | %-22s | %-22s | %-22s | %-22s | %-16s | %-16s\n' "$n" "$(cell "$n.first")" "$(cell "$n.mid")" \
+	cell() { printf '%s / %s (%s/s, %s)' "${R[$1.p50]}" "${R[$1.p99]}" "${R[$1.rps]}" "${R[$1.cpu]}"; }
+	printf '%-8s | %-34s | %-34s | %-34s | %-34s | %-16s | %-16s\n' "$n" "$(cell "$n.first")" "$(cell "$n.mid")" \
 		"$(cell "$n.lang")" "$(cell "$n.health")" "${R[$n.q0]}" "${R[$n.qm]}"
 done
 echo

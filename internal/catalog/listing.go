@@ -1,9 +1,12 @@
 package catalog
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -114,7 +117,7 @@ func (s *Store) ListEntries(ctx context.Context, f FileFilter) ([]Entry, error) 
 }
 
 // summarizeTracks fills in the tracks of entries, which are in id order, with one
-// query.
+// query that returns a row per file.
 func (s *Store) summarizeTracks(ctx context.Context, entries []Entry) error {
 	args := make([]any, len(entries))
 	for i := range entries {
@@ -126,34 +129,162 @@ func (s *Store) summarizeTracks(ctx context.Context, entries []Entry) error {
 		return fmt.Errorf("list tracks: %w", Classify(err))
 	}
 	defer rows.Close()
-	// One backing array for the page's tracks: the rows come in (file_id, idx)
-	// order, so each entry's tracks are a contiguous run of it.
+	// One backing array for the page's tracks.
 	all := make([]TrackSummary, 0, 3*len(entries))
-	ids := make([]int64, 0, 3*len(entries))
+	i := 0
+	var id int64
+	var text []byte
 	for rows.Next() {
-		var id int64
-		var t TrackSummary
-		if err := rows.Scan(&id, &t.Index, &t.Type, &t.Codec, &t.Language, &t.Default, &t.Forced); err != nil {
+		if err := rows.Scan(&id, &text); err != nil {
 			return fmt.Errorf("list tracks: %w", Classify(err))
 		}
-		all = append(all, t)
-		ids = append(ids, id)
+		for i < len(entries) && entries[i].ID < id {
+			i++
+		}
+		if i == len(entries) || entries[i].ID != id {
+			return fmt.Errorf("list tracks: file %d is not on the page or out of order", id)
+		}
+		start := len(all)
+		if all, err = decodeTrackSummaries(all, text); err != nil {
+			return fmt.Errorf("list tracks of file %d: %w", id, err)
+		}
+		entries[i].Tracks = all[start:len(all):len(all)]
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("list tracks: %w", Classify(err))
 	}
-	j := 0
-	for i := range entries {
-		start := j
-		for j < len(ids) && ids[j] == entries[i].ID {
-			j++
-		}
-		if j > start {
-			entries[i].Tracks = all[start:j:j]
-		}
-	}
-	if j != len(ids) {
-		return fmt.Errorf("list tracks: %d tracks out of file order", len(ids)-j)
-	}
 	return nil
+}
+
+// decodeTrackSummaries appends the tracks of a tracksOfFiles row to dst: a JSON
+// array of [index, type, codec, language, default, forced] arrays, as the
+// database's JSON functions write it. It is a small decoder for exactly that
+// shape (encoding/json would cost more than the query saves).
+func decodeTrackSummaries(dst []TrackSummary, b []byte) ([]TrackSummary, error) {
+	d := trackDecoder{b: b}
+	d.expect('[')
+	if d.peek() == ']' {
+		d.pos++
+		return dst, d.end()
+	}
+	for d.err == nil {
+		var t TrackSummary
+		d.expect('[')
+		t.Index = int(d.integer())
+		d.expect(',')
+		t.Type = d.str()
+		d.expect(',')
+		t.Codec = d.str()
+		d.expect(',')
+		t.Language = d.str()
+		d.expect(',')
+		t.Default = d.integer() != 0
+		d.expect(',')
+		t.Forced = d.integer() != 0
+		d.expect(']')
+		if d.err != nil {
+			break
+		}
+		dst = append(dst, t)
+		if d.peek() == ']' {
+			d.pos++
+			return dst, d.end()
+		}
+		d.expect(',')
+	}
+	return dst, d.err
+}
+
+type trackDecoder struct {
+	b   []byte
+	pos int
+	err error
+}
+
+func (d *trackDecoder) fail(what string) {
+	if d.err == nil {
+		d.err = fmt.Errorf("malformed track summary at byte %d: %s", d.pos, what)
+	}
+}
+
+func (d *trackDecoder) skipSpace() {
+	for d.pos < len(d.b) && (d.b[d.pos] == ' ' || d.b[d.pos] == '\t' || d.b[d.pos] == '\n' || d.b[d.pos] == '\r') {
+		d.pos++
+	}
+}
+
+func (d *trackDecoder) peek() byte {
+	d.skipSpace()
+	if d.err != nil || d.pos >= len(d.b) {
+		return 0
+	}
+	return d.b[d.pos]
+}
+
+func (d *trackDecoder) expect(c byte) {
+	if d.peek() != c {
+		d.fail(fmt.Sprintf("want %q", c))
+		return
+	}
+	d.pos++
+}
+
+func (d *trackDecoder) end() error {
+	if d.err == nil && d.peek() != 0 {
+		d.fail("trailing data")
+	}
+	return d.err
+}
+
+func (d *trackDecoder) integer() int64 {
+	d.skipSpace()
+	start := d.pos
+	if d.pos < len(d.b) && d.b[d.pos] == '-' {
+		d.pos++
+	}
+	for d.pos < len(d.b) && d.b[d.pos] >= '0' && d.b[d.pos] <= '9' {
+		d.pos++
+	}
+	n, err := strconv.ParseInt(string(d.b[start:d.pos]), 10, 64)
+	if err != nil {
+		d.fail("want an integer")
+	}
+	return n
+}
+
+// str reads a JSON string; null reads as "".
+func (d *trackDecoder) str() string {
+	if d.peek() == 'n' && bytes.HasPrefix(d.b[d.pos:], []byte("null")) {
+		d.pos += 4
+		return ""
+	}
+	d.expect('"')
+	if d.err != nil {
+		return ""
+	}
+	start := d.pos
+	for d.pos < len(d.b) && d.b[d.pos] != '"' && d.b[d.pos] != '\\' {
+		d.pos++
+	}
+	if d.pos < len(d.b) && d.b[d.pos] == '"' {
+		d.pos++
+		return string(d.b[start : d.pos-1])
+	}
+	// Escapes: find the closing quote and let encoding/json decode the string.
+	for d.pos < len(d.b) && d.b[d.pos] != '"' {
+		if d.b[d.pos] == '\\' {
+			d.pos++
+		}
+		d.pos++
+	}
+	if d.pos >= len(d.b) {
+		d.fail("unterminated string")
+		return ""
+	}
+	d.pos++
+	var s string
+	if err := json.Unmarshal(d.b[start-1:d.pos], &s); err != nil {
+		d.fail(err.Error())
+	}
+	return s
 }

@@ -14,16 +14,19 @@ type queries struct {
 	probe              string
 	checkpoint         string
 
-	knownFiles     string
-	upsertFile     string
-	deleteTracks   string
-	insertTrack    string
-	setMissing     string
-	selectFiles    string // followed by the filter's WHERE, ORDER BY id and LIMIT
-	fileByID       string
-	fileByPath     string
-	tracksOfFile   string
-	tracksOfFiles  string // a listing's summaries; "IN (?)" is expanded to the number of files
+	knownFiles   string
+	upsertFile   string
+	deleteTracks string
+	insertTrack  string
+	setMissing   string
+	selectFiles  string // followed by the filter's WHERE, ORDER BY id and LIMIT
+	fileByID     string
+	fileByPath   string
+	tracksOfFile string
+	// tracksOfFiles is a listing's track summaries: rows of (file_id, JSON array
+	// of [idx, type, codec, language, default, forced] in index order), in
+	// file_id order; "IN (?)" is expanded to the number of files.
+	tracksOfFiles  string
 	filterAfter    string
 	filterPrefix   string
 	filterContain  string

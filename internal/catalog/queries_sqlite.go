@@ -37,9 +37,12 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	tracksOfFile: `
 SELECT idx, type, codec, language, title, is_default, is_forced, channels, channel_layout, width, height, frame_rate
 FROM tracks WHERE file_id = ? ORDER BY idx`,
+	// One row per file, its tracks as a JSON array of [idx, type, codec,
+	// language, is_default, is_forced] arrays in index order: reading 2 columns a
+	// file instead of 7 a track is most of a listing's cost in modernc's driver.
 	tracksOfFiles: `
-SELECT file_id, idx, type, codec, language, is_default, is_forced
-FROM tracks WHERE file_id IN (?) ORDER BY file_id, idx`,
+SELECT file_id, json_group_array(json_array(idx, type, codec, language, is_default, is_forced) ORDER BY idx)
+FROM tracks WHERE file_id IN (?) GROUP BY file_id ORDER BY file_id`,
 	filterAfter:    `id > ?`,
 	filterPrefix:   `path >= ? AND path < ?`,
 	filterContain:  `instr(',' || container || ',', ',' || ? || ',') > 0`,

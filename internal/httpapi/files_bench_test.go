@@ -38,8 +38,13 @@ func BenchmarkListFiles(b *testing.B) {
 		}
 	}
 	h := bd.api.Handler()
-	for _, target := range []string{"/api/files?limit=100", "/api/files?limit=100&cursor=5000", "/api/files?limit=100&language=fra"} {
-		b.Run(target, func(b *testing.B) {
+	for _, bb := range []struct{ name, target string }{
+		{"first", "/api/files?limit=100"},
+		{"cursor", "/api/files?limit=100&cursor=5000"},
+		{"language", "/api/files?limit=100&language=fra"},
+	} {
+		target := bb.target
+		b.Run(bb.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				w := httptest.NewRecorder()

@@ -206,11 +206,14 @@ func testListEntries(t *testing.T, s *catalog.Store) {
 	eng := probe.Track{Index: 1, Type: "audio", Codec: "aac", Language: "eng", Default: true, Channels: 2}
 	fra := probe.Track{Index: 2, Type: "audio", Codec: "ac3", Language: "fra", Channels: 6}
 	sub := probe.Track{Index: 3, Type: "subtitle", Codec: "subrip", Language: "eng", Forced: true, Title: "Forced"}
+	// Tags are the file's: any text, escaped or not by a backend's encoding of the summary.
+	odd := probe.Track{Index: 4, Type: "subtitle", Codec: "a\"s,s]", Language: "x\"y\\z\n\t日本\u2028\x01", Default: true}
+	raw := probe.Track{Index: 5, Type: "data", Codec: "", Language: "q\xffr [1,2]"}
 	// Recorded in an order whose track rows are not in file order.
 	for _, o := range []catalog.Observation{
 		obs("/m/a.mkv", sub, video, eng, fra),
 		{Path: "/m/broken\xff.mkv", Size: 1, ModTime: time.Unix(1, 0), ProbeError: "ffprobe failed"},
-		obs("/m/c.mkv", eng),
+		obs("/m/c.mkv", eng, raw, odd),
 		{Path: "/m/retry.mkv", Size: 2, ModTime: time.Unix(2, 0), ProbeError: "ffprobe not found", Retry: true},
 	} {
 		if _, err := s.RecordFile(ctx, o); err != nil {
@@ -224,7 +227,7 @@ func testListEntries(t *testing.T, s *catalog.Store) {
 	want := map[string][]catalog.TrackSummary{
 		"/m/a.mkv":          {summary(video), summary(eng), summary(fra), summary(sub)},
 		"/m/broken\xff.mkv": nil,
-		"/m/c.mkv":          {summary(eng)},
+		"/m/c.mkv":          {summary(eng), summary(odd), summary(raw)},
 		"/m/retry.mkv":      nil,
 	}
 	entries, err := s.ListEntries(ctx, catalog.FileFilter{Limit: 10})
