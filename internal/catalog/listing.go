@@ -11,10 +11,10 @@ import (
 	"time"
 )
 
-// Entry is one file as a listing shows it: its stored columns, timestamps kept as
+// FileEntry is one file as a listing shows it: its stored columns, timestamps kept as
 // the database stores them (no parsing per row), and a summary of its tracks. A
 // page of entries is what GET /api/files and `vpo files list` show.
-type Entry struct {
+type FileEntry struct {
 	ID          int64
 	Path        string // byte for byte as the file system gives it; need not be UTF-8
 	Size        int64
@@ -77,24 +77,27 @@ func (t Timestamp) AppendRFC3339(b []byte) []byte {
 	return append(b, 'Z')
 }
 
-// ListEntries returns a page of files in id order, as ListFiles selects them,
+// ListFileEntries returns a page of files in id order, as ListFiles selects them,
 // each with the summary of its tracks. It runs two queries, whatever the page
 // size: the page of files, then the tracks of all of them (file_id IN the
-// page's ids).
-func (s *Store) ListEntries(ctx context.Context, f FileFilter) ([]Entry, error) {
+// page's ids). They are two reads, not one transaction (a transaction here takes
+// the write lock, see DSN): a file re-probed between them is listed with its new
+// tracks; each file's tracks are always one probe's, since RecordFile replaces
+// them in one transaction.
+func (s *Store) ListFileEntries(ctx context.Context, f FileFilter) ([]FileEntry, error) {
 	q, args := s.fileQuery(f)
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list files: %w", Classify(err))
 	}
 	defer rows.Close()
-	out := make([]Entry, 0, min(max(f.Limit, 0), 1000))
+	out := make([]FileEntry, 0, min(max(f.Limit, 0), 1000))
 	var path []byte
 	var probedAt sql.NullString
 	var duration sql.NullFloat64
 	var bitRate sql.NullInt64
 	for rows.Next() {
-		var e Entry
+		var e FileEntry
 		if err := rows.Scan(&e.ID, &path, &e.Size, &e.MtimeNS, &e.Fingerprint, &e.Container, &duration, &bitRate,
 			&e.ProbeError, &probedAt, &e.Missing, &e.FirstSeen, &e.UpdatedAt); err != nil {
 			return nil, fmt.Errorf("list files: %w", Classify(err))
@@ -118,7 +121,7 @@ func (s *Store) ListEntries(ctx context.Context, f FileFilter) ([]Entry, error) 
 
 // summarizeTracks fills in the tracks of entries, which are in id order, with one
 // query that returns a row per file.
-func (s *Store) summarizeTracks(ctx context.Context, entries []Entry) error {
+func (s *Store) summarizeTracks(ctx context.Context, entries []FileEntry) error {
 	args := make([]any, len(entries))
 	for i := range entries {
 		args[i] = entries[i].ID

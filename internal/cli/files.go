@@ -43,7 +43,7 @@ func newFilesCmd(env Env) *cobra.Command {
 				return err
 			}
 			defer s.close()
-			files, err := s.store.ListEntries(cmd.Context(), f)
+			files, err := s.store.ListFileEntries(cmd.Context(), f)
 			if err != nil {
 				return err
 			}

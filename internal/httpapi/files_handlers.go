@@ -69,7 +69,7 @@ func (a *API) handleListFiles(w http.ResponseWriter, r *http.Request) error {
 		}
 		f.Missing = &b
 	}
-	entries, err := a.deps.Store.ListEntries(r.Context(), f)
+	entries, err := a.deps.Store.ListFileEntries(r.Context(), f)
 	if err != nil {
 		return err
 	}

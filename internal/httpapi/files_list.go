@@ -28,7 +28,7 @@ const maxPooledList = 1 << 20
 
 // writeFileList writes the answer of GET /api/files: the entries and, when set,
 // the next page's cursor.
-func writeFileList(w http.ResponseWriter, entries []catalog.Entry, next string) {
+func writeFileList(w http.ResponseWriter, entries []catalog.FileEntry, next string) {
 	bp := listBufs.Get().(*[]byte)
 	b := append((*bp)[:0], `{"files":[`...)
 	for i := range entries {
@@ -58,7 +58,7 @@ func writeFileList(w http.ResponseWriter, entries []catalog.Entry, next string) 
 
 // appendEntry appends one file of a listing: FileView's fields and names, with
 // "tracks" the track summaries ([] when the file has none).
-func appendEntry(b []byte, e *catalog.Entry) []byte {
+func appendEntry(b []byte, e *catalog.FileEntry) []byte {
 	b = append(b, `{"id":`...)
 	b = strconv.AppendInt(b, e.ID, 10)
 	b = append(b, `,"path":`...)

@@ -74,7 +74,7 @@ func benchObservation(i int) catalog.Observation {
 	}
 }
 
-// query times ListEntries pages of 100 from -cursor, serially, in this process:
+// query times ListFileEntries pages of 100 from -cursor, serially, in this process:
 // what a page costs without HTTP, JSON or concurrency.
 func query(args []string) error {
 	fs := flag.NewFlagSet("query", flag.ExitOnError)
@@ -93,7 +93,7 @@ func query(args []string) error {
 	d := make([]time.Duration, *reps)
 	for i := range d {
 		t0 := time.Now()
-		page, err := s.ListEntries(ctx, f)
+		page, err := s.ListFileEntries(ctx, f)
 		if err != nil {
 			return err
 		}

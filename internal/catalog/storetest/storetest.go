@@ -37,7 +37,7 @@ func Run(t *testing.T, b Backend) {
 	}
 	t.Run("RecordAndQuery", func(t *testing.T) { t.Parallel(); testRecordAndQuery(t, b.Open(t)) })
 	t.Run("RecordFileIsAtomic", func(t *testing.T) { t.Parallel(); testRecordFileIsAtomic(t, b.Open(t)) })
-	t.Run("ListEntries", func(t *testing.T) { t.Parallel(); testListEntries(t, b.Open(t)) })
+	t.Run("ListFileEntries", func(t *testing.T) { t.Parallel(); testListFileEntries(t, b.Open(t)) })
 	t.Run("ProgressAndNotes", func(t *testing.T) { t.Parallel(); testProgressAndNotes(t, b.Open(t)) })
 	t.Run("NonUTF8Paths", func(t *testing.T) { t.Parallel(); testNonUTF8Paths(t, b.Open(t)) })
 	t.Run("NotFound", func(t *testing.T) { t.Parallel(); testNotFound(t, b.Open(t)) })
@@ -105,17 +105,17 @@ func testRecordAndQuery(t *testing.T, s *catalog.Store) {
 			for _, f := range files {
 				got = append(got, f.Path)
 			}
-			// ListEntries selects the same page.
-			entries, err := s.ListEntries(ctx, tt.f)
+			// ListFileEntries selects the same page.
+			entries, err := s.ListFileEntries(ctx, tt.f)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if len(entries) != len(files) {
-				t.Fatalf("ListEntries: %d files, ListFiles: %d", len(entries), len(files))
+				t.Fatalf("ListFileEntries: %d files, ListFiles: %d", len(entries), len(files))
 			}
 			for i, e := range entries {
 				if e.ID != files[i].ID || e.Path != files[i].Path {
-					t.Errorf("ListEntries[%d] = %d %q, ListFiles[%d] = %d %q", i, e.ID, e.Path, i, files[i].ID, files[i].Path)
+					t.Errorf("ListFileEntries[%d] = %d %q, ListFiles[%d] = %d %q", i, e.ID, e.Path, i, files[i].ID, files[i].Path)
 				}
 			}
 			if len(got) != len(tt.want) {
@@ -197,10 +197,10 @@ func testRecordFileIsAtomic(t *testing.T, s *catalog.Store) {
 	}
 }
 
-// testListEntries: a page of entries carries each file's columns as GetFile reads
+// testListFileEntries: a page of entries carries each file's columns as GetFile reads
 // them, timestamps as RFC 3339 text, and its tracks' summary in index order; a
 // file without tracks has none, and the tracks of the files around it stay theirs.
-func testListEntries(t *testing.T, s *catalog.Store) {
+func testListFileEntries(t *testing.T, s *catalog.Store) {
 	ctx := context.Background()
 	video := probe.Track{Index: 0, Type: "video", Codec: "h264"}
 	eng := probe.Track{Index: 1, Type: "audio", Codec: "aac", Language: "eng", Default: true, Channels: 2}
@@ -230,7 +230,7 @@ func testListEntries(t *testing.T, s *catalog.Store) {
 		"/m/c.mkv":          {summary(eng), summary(odd), summary(raw)},
 		"/m/retry.mkv":      nil,
 	}
-	entries, err := s.ListEntries(ctx, catalog.FileFilter{Limit: 10})
+	entries, err := s.ListFileEntries(ctx, catalog.FileFilter{Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,7 +272,7 @@ func testListEntries(t *testing.T, s *catalog.Store) {
 	}
 
 	// A filtered page still carries every track of its files, not only the matching one.
-	entries, err = s.ListEntries(ctx, catalog.FileFilter{Language: "fra", Limit: 10})
+	entries, err = s.ListFileEntries(ctx, catalog.FileFilter{Language: "fra", Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +280,7 @@ func testListEntries(t *testing.T, s *catalog.Store) {
 		t.Errorf("language=fra: %+v, want a.mkv with its 4 tracks", entries)
 	}
 	// A page past the end is empty, not an error.
-	entries, err = s.ListEntries(ctx, catalog.FileFilter{After: 1000, Limit: 10})
+	entries, err = s.ListFileEntries(ctx, catalog.FileFilter{After: 1000, Limit: 10})
 	if err != nil || len(entries) != 0 {
 		t.Errorf("past the end: %+v, %v", entries, err)
 	}
