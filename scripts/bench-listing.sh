@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks GET /api/files pages of 100 on catalogues of 10,000 and 100,000 files
 # and prints, for each, the p50/p99 of the listing beside two floors measured in the
-# same run: the in-process query time (catalog.Store.ListEntries, serially, no HTTP)
+# same run: the in-process query time (catalog.Store.ListFileEntries, serially, no HTTP)
 # and GET /health under the same wrk load (the HTTP stack, middleware and a database
 # ping, no listing). See docs/benchmarks.md, "Catalogue listing".
 #
@@ -80,7 +80,7 @@ for n in $SIZES; do
 	"$BC" fill -db "$db" -files "$n" >"$WORK/fill-$n.txt" || die "fill failed"
 	R["$n.fill"]=$(sed -n 's/^fill_seconds=//p' "$WORK/fill-$n.txt")
 	mid=$((n / 2))
-	log "in-process ListEntries, 2,000 pages from the start and from cursor $mid"
+	log "in-process ListFileEntries, 2,000 pages from the start and from cursor $mid"
 	"$BC" query -db "$db" -n 2000 >"$WORK/q0-$n.txt" || die "query failed"
 	"$BC" query -db "$db" -n 2000 -cursor "$mid" >"$WORK/qm-$n.txt" || die "query failed"
 	R["$n.q0"]="$(sed -n 's/^query_p50_ms=//p' "$WORK/q0-$n.txt") / $(sed -n 's/^query_p99_ms=//p' "$WORK/q0-$n.txt")"

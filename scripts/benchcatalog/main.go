@@ -14,7 +14,7 @@
 //	benchcatalog run -- CMD ARGS...            run CMD, print its wall time and peak RSS
 //	benchcatalog fill -db PATH -files N        a catalogue of N probed files (2-4 tracks each) at
 //	                                           PATH, written through catalog.Store.RecordFile
-//	benchcatalog query -db PATH -cursor ID     time catalog.Store.ListEntries pages of 100 in this
+//	benchcatalog query -db PATH -cursor ID     time catalog.Store.ListFileEntries pages of 100 in this
 //	                                           process, serially: the floor under GET /api/files
 //
 // It talks to loopback only and starts no daemon itself.
