@@ -197,7 +197,13 @@ type FileFilter struct {
 
 // ListFiles returns a page of files in id order.
 func (s *Store) ListFiles(ctx context.Context, f FileFilter) ([]File, error) {
-	q, args := s.fileQuery(f)
+	where, args := s.fileWhere(f)
+	q := s.q.selectFiles
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += s.q.orderByIDLimit
+	args = append(args, f.Limit)
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list files: %w", Classify(err))
@@ -215,43 +221,6 @@ func (s *Store) ListFiles(ctx context.Context, f FileFilter) ([]File, error) {
 		return nil, fmt.Errorf("list files: %w", Classify(err))
 	}
 	return out, nil
-}
-
-// fileQuery is the statement and arguments that select the page f asks for.
-func (s *Store) fileQuery(f FileFilter) (string, []any) {
-	var where []string
-	var args []any
-	if f.After > 0 {
-		where = append(where, s.q.filterAfter)
-		args = append(args, f.After)
-	}
-	if f.PathPrefix != "" {
-		lo, hi := prefixRange(f.PathPrefix)
-		where = append(where, s.q.filterPrefix)
-		args = append(args, lo, hi)
-	}
-	if f.Container != "" {
-		where = append(where, s.q.filterContain)
-		args = append(args, f.Container)
-	}
-	if f.Codec != "" {
-		where = append(where, s.q.filterCodec)
-		args = append(args, f.Codec)
-	}
-	if f.Language != "" {
-		where = append(where, s.q.filterLanguage)
-		args = append(args, f.Language)
-	}
-	if f.Missing != nil {
-		where = append(where, s.q.filterMissing)
-		args = append(args, *f.Missing)
-	}
-	q := s.q.selectFiles
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += s.q.orderByIDLimit
-	return q, append(args, f.Limit)
 }
 
 type rowScanner interface{ Scan(dest ...any) error }
@@ -319,4 +288,36 @@ func (s *Store) getFile(ctx context.Context, query string, arg any) (File, error
 		return f, fmt.Errorf("get tracks of file %d: %w", f.ID, Classify(err))
 	}
 	return f, nil
+}
+
+// fileWhere is the WHERE conditions of a FileFilter and their arguments.
+func (s *Store) fileWhere(f FileFilter) ([]string, []any) {
+	var where []string
+	var args []any
+	if f.After > 0 {
+		where = append(where, s.q.filterAfter)
+		args = append(args, f.After)
+	}
+	if f.PathPrefix != "" {
+		lo, hi := prefixRange(f.PathPrefix)
+		where = append(where, s.q.filterPrefix)
+		args = append(args, lo, hi)
+	}
+	if f.Container != "" {
+		where = append(where, s.q.filterContain)
+		args = append(args, f.Container)
+	}
+	if f.Codec != "" {
+		where = append(where, s.q.filterCodec)
+		args = append(args, f.Codec)
+	}
+	if f.Language != "" {
+		where = append(where, s.q.filterLanguage)
+		args = append(args, f.Language)
+	}
+	if f.Missing != nil {
+		where = append(where, s.q.filterMissing)
+		args = append(args, *f.Missing)
+	}
+	return where, args
 }

@@ -1,12 +1,9 @@
 package catalog
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -78,216 +75,55 @@ func (t Timestamp) AppendRFC3339(b []byte) []byte {
 }
 
 // ListFileEntries returns a page of files in id order, as ListFiles selects them,
-// each with the summary of its tracks. It runs two queries, whatever the page
-// size: the page of files, then the tracks of all of them (file_id IN the
-// page's ids). They are two reads, not one transaction (a transaction here takes
-// the write lock, see DSN): a file re-probed between them is listed with its new
-// tracks; each file's tracks are always one probe's, since RecordFile replaces
-// them in one transaction.
+// each with the summary of its tracks, in one query: selectFilesWithTracks, the
+// files' columns and each file's tracks packed into one more column (EachFile's
+// query), so a page reads one row per file, never one per track.
 func (s *Store) ListFileEntries(ctx context.Context, f FileFilter) ([]FileEntry, error) {
-	q, args := s.fileQuery(f)
+	where, args := s.fileWhere(f)
+	q := s.q.selectFilesWithTracks
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += s.q.orderByIDLimit
+	args = append(args, f.Limit)
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list files: %w", Classify(err))
 	}
 	defer rows.Close()
 	out := make([]FileEntry, 0, min(max(f.Limit, 0), 1000))
-	var path []byte
+	// One backing array for the page's track summaries, and one string per
+	// distinct type, codec or language on the page.
+	all := make([]TrackSummary, 0, 3*cap(out))
+	intern := make(map[string]string)
+	var path, packed []byte
 	var probedAt sql.NullString
 	var duration sql.NullFloat64
 	var bitRate sql.NullInt64
 	for rows.Next() {
 		var e FileEntry
 		if err := rows.Scan(&e.ID, &path, &e.Size, &e.MtimeNS, &e.Fingerprint, &e.Container, &duration, &bitRate,
-			&e.ProbeError, &probedAt, &e.Missing, &e.FirstSeen, &e.UpdatedAt); err != nil {
+			&e.ProbeError, &probedAt, &e.Missing, &e.FirstSeen, &e.UpdatedAt, &packed); err != nil {
 			return nil, fmt.Errorf("list files: %w", Classify(err))
 		}
 		e.Path = string(path)
 		e.Duration, e.BitRate, e.ProbedAt = duration.Float64, bitRate.Int64, Timestamp(probedAt.String)
+		tracks, err := unpackTracks(packed, intern)
+		if err != nil {
+			return nil, fmt.Errorf("list tracks of file %d: %w", e.ID, err)
+		}
+		start := len(all)
+		for _, t := range tracks {
+			all = append(all, TrackSummary{Index: t.Index, Type: t.Type, Codec: t.Codec, Language: t.Language,
+				Default: t.Default, Forced: t.Forced})
+		}
+		if len(all) > start {
+			e.Tracks = all[start:len(all):len(all)]
+		}
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list files: %w", Classify(err))
 	}
-	rows.Close()
-	if len(out) == 0 {
-		return out, nil
-	}
-	if err := s.summarizeTracks(ctx, out); err != nil {
-		return nil, err
-	}
 	return out, nil
-}
-
-// summarizeTracks fills in the tracks of entries, which are in id order, with one
-// query that returns a row per file.
-func (s *Store) summarizeTracks(ctx context.Context, entries []FileEntry) error {
-	args := make([]any, len(entries))
-	for i := range entries {
-		args[i] = entries[i].ID
-	}
-	q := strings.Replace(s.q.tracksOfFiles, "(?)", "(?"+strings.Repeat(",?", len(entries)-1)+")", 1)
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return fmt.Errorf("list tracks: %w", Classify(err))
-	}
-	defer rows.Close()
-	// One backing array for the page's tracks.
-	all := make([]TrackSummary, 0, 3*len(entries))
-	i := 0
-	var id int64
-	var text []byte
-	for rows.Next() {
-		if err := rows.Scan(&id, &text); err != nil {
-			return fmt.Errorf("list tracks: %w", Classify(err))
-		}
-		for i < len(entries) && entries[i].ID < id {
-			i++
-		}
-		if i == len(entries) || entries[i].ID != id {
-			return fmt.Errorf("list tracks: file %d is not on the page or out of order", id)
-		}
-		start := len(all)
-		if all, err = decodeTrackSummaries(all, text); err != nil {
-			return fmt.Errorf("list tracks of file %d: %w", id, err)
-		}
-		entries[i].Tracks = all[start:len(all):len(all)]
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("list tracks: %w", Classify(err))
-	}
-	return nil
-}
-
-// decodeTrackSummaries appends the tracks of a tracksOfFiles row to dst: a JSON
-// array of [index, type, codec, language, default, forced] arrays, as the
-// database's JSON functions write it. It is a small decoder for exactly that
-// shape (encoding/json would cost more than the query saves).
-func decodeTrackSummaries(dst []TrackSummary, b []byte) ([]TrackSummary, error) {
-	d := trackDecoder{b: b}
-	d.expect('[')
-	if d.peek() == ']' {
-		d.pos++
-		return dst, d.end()
-	}
-	for d.err == nil {
-		var t TrackSummary
-		d.expect('[')
-		t.Index = int(d.integer())
-		d.expect(',')
-		t.Type = d.str()
-		d.expect(',')
-		t.Codec = d.str()
-		d.expect(',')
-		t.Language = d.str()
-		d.expect(',')
-		t.Default = d.integer() != 0
-		d.expect(',')
-		t.Forced = d.integer() != 0
-		d.expect(']')
-		if d.err != nil {
-			break
-		}
-		dst = append(dst, t)
-		if d.peek() == ']' {
-			d.pos++
-			return dst, d.end()
-		}
-		d.expect(',')
-	}
-	return dst, d.err
-}
-
-type trackDecoder struct {
-	b   []byte
-	pos int
-	err error
-}
-
-func (d *trackDecoder) fail(what string) {
-	if d.err == nil {
-		d.err = fmt.Errorf("malformed track summary at byte %d: %s", d.pos, what)
-	}
-}
-
-func (d *trackDecoder) skipSpace() {
-	for d.pos < len(d.b) && (d.b[d.pos] == ' ' || d.b[d.pos] == '\t' || d.b[d.pos] == '\n' || d.b[d.pos] == '\r') {
-		d.pos++
-	}
-}
-
-func (d *trackDecoder) peek() byte {
-	d.skipSpace()
-	if d.err != nil || d.pos >= len(d.b) {
-		return 0
-	}
-	return d.b[d.pos]
-}
-
-func (d *trackDecoder) expect(c byte) {
-	if d.peek() != c {
-		d.fail(fmt.Sprintf("want %q", c))
-		return
-	}
-	d.pos++
-}
-
-func (d *trackDecoder) end() error {
-	if d.err == nil && d.peek() != 0 {
-		d.fail("trailing data")
-	}
-	return d.err
-}
-
-func (d *trackDecoder) integer() int64 {
-	d.skipSpace()
-	start := d.pos
-	if d.pos < len(d.b) && d.b[d.pos] == '-' {
-		d.pos++
-	}
-	for d.pos < len(d.b) && d.b[d.pos] >= '0' && d.b[d.pos] <= '9' {
-		d.pos++
-	}
-	n, err := strconv.ParseInt(string(d.b[start:d.pos]), 10, 64)
-	if err != nil {
-		d.fail("want an integer")
-	}
-	return n
-}
-
-// str reads a JSON string; null reads as "".
-func (d *trackDecoder) str() string {
-	if d.peek() == 'n' && bytes.HasPrefix(d.b[d.pos:], []byte("null")) {
-		d.pos += 4
-		return ""
-	}
-	d.expect('"')
-	if d.err != nil {
-		return ""
-	}
-	start := d.pos
-	for d.pos < len(d.b) && d.b[d.pos] != '"' && d.b[d.pos] != '\\' {
-		d.pos++
-	}
-	if d.pos < len(d.b) && d.b[d.pos] == '"' {
-		d.pos++
-		return string(d.b[start : d.pos-1])
-	}
-	// Escapes: find the closing quote and let encoding/json decode the string.
-	for d.pos < len(d.b) && d.b[d.pos] != '"' {
-		if d.b[d.pos] == '\\' {
-			d.pos++
-		}
-		d.pos++
-	}
-	if d.pos >= len(d.b) {
-		d.fail("unterminated string")
-		return ""
-	}
-	d.pos++
-	var s string
-	if err := json.Unmarshal(d.b[start-1:d.pos], &s); err != nil {
-		d.fail(err.Error())
-	}
-	return s
 }

@@ -20,20 +20,20 @@ type queries struct {
 	insertTrack  string
 	setMissing   string
 	selectFiles  string // followed by the filter's WHERE, ORDER BY id and LIMIT
-	fileByID     string
-	fileByPath   string
-	tracksOfFile string
-	// tracksOfFiles is a listing's track summaries: rows of (file_id, JSON array
-	// of [idx, type, codec, language, default, forced] in index order), in
-	// file_id order; "IN (?)" is expanded to the number of files.
-	tracksOfFiles  string
-	filterAfter    string
-	filterPrefix   string
-	filterContain  string
-	filterCodec    string
-	filterLanguage string
-	filterMissing  string
-	orderByIDLimit string
+	// selectFilesWithTracks is selectFiles with one more column: the file's
+	// tracks packed as a JSON array of [idx, default, forced, channels, width,
+	// height, type, codec, language, title] in idx order (see EachFile).
+	selectFilesWithTracks string
+	fileByID              string
+	fileByPath            string
+	tracksOfFile          string
+	filterAfter           string
+	filterPrefix          string
+	filterContain         string
+	filterCodec           string
+	filterLanguage        string
+	filterMissing         string
+	orderByIDLimit        string
 
 	saveProgress string
 	addNote      string

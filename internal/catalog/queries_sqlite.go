@@ -32,17 +32,17 @@ INSERT INTO tracks (file_id, idx, type, codec, language, title, is_default, is_f
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	setMissing:  `UPDATE files SET missing = ?, updated_at = ? WHERE id = ?`,
 	selectFiles: `SELECT ` + fileColumnsSQLite + ` FROM files`,
-	fileByID:    `SELECT ` + fileColumnsSQLite + ` FROM files WHERE id = ?`,
-	fileByPath:  `SELECT ` + fileColumnsSQLite + ` FROM files WHERE path = ?`,
+	// json_group_array does its work in C inside SQLite: one row per file is
+	// read instead of one per track, and reading a column costs more than
+	// building the JSON (docs/benchmarks.md, "Policy dry run").
+	selectFilesWithTracks: `SELECT ` + fileColumnsSQLite + `, (SELECT json_group_array(json_array(t.idx, t.is_default,
+  t.is_forced, coalesce(t.channels, 0), coalesce(t.width, 0), coalesce(t.height, 0), t.type, t.codec, t.language, t.title))
+ FROM tracks t WHERE t.file_id = files.id) FROM files`,
+	fileByID:   `SELECT ` + fileColumnsSQLite + ` FROM files WHERE id = ?`,
+	fileByPath: `SELECT ` + fileColumnsSQLite + ` FROM files WHERE path = ?`,
 	tracksOfFile: `
 SELECT idx, type, codec, language, title, is_default, is_forced, channels, channel_layout, width, height, frame_rate
 FROM tracks WHERE file_id = ? ORDER BY idx`,
-	// One row per file, its tracks as a JSON array of [idx, type, codec,
-	// language, is_default, is_forced] arrays in index order: reading 2 columns a
-	// file instead of 7 a track is most of a listing's cost in modernc's driver.
-	tracksOfFiles: `
-SELECT file_id, json_group_array(json_array(idx, type, codec, language, is_default, is_forced) ORDER BY idx)
-FROM tracks WHERE file_id IN (?) GROUP BY file_id ORDER BY file_id`,
 	filterAfter:    `id > ?`,
 	filterPrefix:   `path >= ? AND path < ?`,
 	filterContain:  `instr(',' || container || ',', ',' || ? || ',') > 0`,

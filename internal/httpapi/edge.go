@@ -52,7 +52,11 @@ func (a *API) requireJSON(next http.Handler) http.Handler {
 			return
 		}
 		ct := r.Header.Get("Content-Type")
-		if mt, _, err := mime.ParseMediaType(ct); err == nil && mt == "application/json" {
+		if mt, _, err := mime.ParseMediaType(ct); err == nil && (mt == "application/json" ||
+			r.URL.Path == validatePolicyPath && yamlMediaTypes[mt]) {
+			// POST /api/policies/validate also takes a YAML body: none of the YAML
+			// types is a CORS simple type, so they keep the preflight just as
+			// application/json does (policies_handlers.go).
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -101,7 +105,7 @@ func (a *API) recoverPanics(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			v := recover()
-			if v == nil || v == http.ErrAbortHandler {
+			if v == nil || v == http.ErrAbortHandler { //nolint:errorlint // recover() value, compared as net/http documents
 				if v != nil {
 					panic(v)
 				}
