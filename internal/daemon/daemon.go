@@ -22,6 +22,7 @@ import (
 	"github.com/vpo-project/vpo/internal/httpapi"
 	"github.com/vpo-project/vpo/internal/jobs"
 	"github.com/vpo-project/vpo/internal/logging"
+	"github.com/vpo-project/vpo/internal/metrics"
 	"github.com/vpo-project/vpo/internal/systemd"
 	"github.com/vpo-project/vpo/internal/version"
 	"github.com/vpo-project/vpo/internal/watch"
@@ -63,7 +64,8 @@ func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	if err := checkRootModes(cfg); err != nil {
 		return err // a configuration error: before anything starts
 	}
-	d := &daemon{cfg: cfg, logger: logger, log: logging.Component(logger, "server"), opts: opts, notifier: notifier}
+	d := &daemon{cfg: cfg, logger: logger, log: logging.Component(logger, "server"), opts: opts, notifier: notifier,
+		metrics: newMetrics()}
 	components := d.components()
 	if err := startAll(ctx, d.shutdownContext, components); err != nil {
 		return err
@@ -85,6 +87,7 @@ type daemon struct {
 	log      *slog.Logger // vpo.server
 	opts     Options
 	notifier *systemd.Notifier
+	metrics  *metrics.Metrics // the registry behind GET /metrics; no component of its own
 
 	lock   *Lock        // lock
 	app    *app.App     // store
@@ -160,7 +163,7 @@ func (d *daemon) unlockDatabase(context.Context) {
 
 func (d *daemon) openStore(ctx context.Context) error {
 	t := time.Now()
-	a, err := app.Open(ctx, d.cfg, d.logger, app.Migrate)
+	a, err := app.Open(ctx, d.cfg, d.logger, app.Migrate, app.WithMetrics(d.metrics))
 	if err != nil {
 		return err
 	}
@@ -207,6 +210,7 @@ func (d *daemon) startAPI(context.Context) error {
 		AllowedHosts:  d.cfg.Server.AllowedHosts,
 		WriteTimeout:  writeTimeout,
 	})
+	d.metrics.SetSources(metricsSources(d.api, d.app))
 	ctx, cancel := context.WithCancel(context.Background())
 	begin, done := make(chan struct{}), make(chan struct{})
 	d.probes.begin, d.probes.cancel, d.probes.done = begin, cancel, done
@@ -251,7 +255,7 @@ func (d *daemon) bindHTTP(context.Context) error {
 	d.ln = ln
 	d.api.Listening(ln.Addr())
 	d.srv = &http.Server{
-		Handler:           routes(d.api),
+		Handler:           routes(d.api, d.metrics, metricsOpen(d.cfg, ln.Addr())),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		IdleTimeout:       idleTimeout,
@@ -398,13 +402,14 @@ func (d *daemon) startSystemd(ctx context.Context) error {
 	go func() {
 		defer d.systemd.done.Done()
 		d.notifier.Watchdog(bg, func(ctx context.Context) error {
-			if err := d.app.Store.Check(ctx); err != nil {
-				return err
+			err := d.app.Store.Check(ctx)
+			if err == nil {
+				if ok, why := d.app.Jobs.Alive(ctx); !ok && !d.api.Draining() {
+					err = errors.New("job workers: " + why)
+				}
 			}
-			if ok, why := d.app.Jobs.Alive(ctx); !ok && !d.api.Draining() {
-				return errors.New("job workers: " + why)
-			}
-			return nil
+			d.metrics.ObserveWatchdog(err)
+			return err
 		})
 	}()
 	return nil

@@ -13,7 +13,7 @@ import (
 // paths get the API's JSON 404.
 func TestRoutes(t *testing.T) {
 	t.Parallel()
-	h := routes(httpapi.New(httpapi.Deps{Logger: logging.Discard(), AuthToken: "a-token-of-16-chars-or-more"}))
+	h := routes(httpapi.New(httpapi.Deps{Logger: logging.Discard(), AuthToken: "a-token-of-16-chars-or-more"}), nil, false)
 	tests := []struct {
 		name, method, target, host string
 		wantCode                   int
