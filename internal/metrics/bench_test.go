@@ -74,6 +74,13 @@ func BenchmarkScrape100k(b *testing.B) {
 			b.ReportMetric(float64(size), "bytes/scrape")
 		})
 	}
+	b.Run("filestats", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := store.FileStats(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	f, _ := store.FileStats(ctx)
 	if f.Catalogued != 100_000 {
 		b.Fatalf("catalogue holds %d files", f.Catalogued)
