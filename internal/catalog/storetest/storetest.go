@@ -39,6 +39,10 @@ func Run(t *testing.T, b Backend) {
 	t.Run("ProgressAndNotes", func(t *testing.T) { t.Parallel(); testProgressAndNotes(t, b.Open(t)) })
 	t.Run("NonUTF8Paths", func(t *testing.T) { t.Parallel(); testNonUTF8Paths(t, b.Open(t)) })
 	t.Run("NotFound", func(t *testing.T) { t.Parallel(); testNotFound(t, b.Open(t)) })
+	t.Run("Plans", func(t *testing.T) { t.Parallel(); testPlans(t, b.Open(t)) })
+	t.Run("ApplyRecord", func(t *testing.T) { t.Parallel(); testApplyRecord(t, b.Open(t)) })
+	t.Run("Claims", func(t *testing.T) { t.Parallel(); testClaims(t, b.Open(t)) })
+	t.Run("ApplyProgress", func(t *testing.T) { t.Parallel(); testApplyProgress(t, b.Open(t)) })
 	t.Run("Busy", func(t *testing.T) { t.Parallel(); testBusy(t, b) })
 	t.Run("ReadOnly", func(t *testing.T) {
 		t.Parallel()
