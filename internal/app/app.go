@@ -11,12 +11,17 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 
+	"github.com/riverqueue/river"
+
+	"github.com/vpo-project/vpo/internal/apply"
 	"github.com/vpo-project/vpo/internal/catalog"
 	"github.com/vpo-project/vpo/internal/config"
 	"github.com/vpo-project/vpo/internal/jobs"
 	"github.com/vpo-project/vpo/internal/library"
 	"github.com/vpo-project/vpo/internal/logging"
+	"github.com/vpo-project/vpo/internal/plans"
 	"github.com/vpo-project/vpo/internal/probe"
 )
 
@@ -33,6 +38,10 @@ type App struct {
 	Scanner *library.Scanner
 	// Workers are the scan and probe job workers registered with Jobs.
 	Workers *library.Workers
+	// Plans runs the plan and apply jobs registered with Jobs.
+	Plans *plans.Service
+	// JournalDir is where in-place edits keep their crash journals.
+	JournalDir string
 	// Jobs is the job engine, not started.
 	Jobs *jobs.Engine
 }
@@ -95,16 +104,40 @@ func build(ctx context.Context, store *catalog.Store, cfg *config.Config, logger
 		return nil, err // config.Load validates the extensions, so this is not expected
 	}
 	workers := library.NewWorkers(scanner, store, scanLog)
+	journalDir := filepath.Join(filepath.Dir(cfg.DatabasePath), "journal")
+	if cfg.DataDir != "" {
+		journalDir = filepath.Join(cfg.DataDir, "journal")
+	}
+	applyLog := logging.Component(logger, "apply")
+	svc := plans.New(plans.Options{
+		Store:   store,
+		Scanner: scanner,
+		Executor: &apply.Executor{
+			Tools: apply.Tools{MKVMerge: cfg.Tools.MKVMerge, MKVPropEdit: cfg.Tools.MKVPropEdit,
+				FFmpeg: cfg.Tools.FFmpeg, FFprobe: cfg.Tools.FFprobe},
+			Settle:       cfg.Apply.Settle,
+			ProbeTimeout: cfg.Jobs.ProbeTimeout,
+			InPlace:      cfg.Apply.InPlace,
+			JournalDir:   journalDir,
+			Logger:       applyLog,
+		},
+		PoliciesDir:     cfg.Policies.Dir,
+		RequireApproval: cfg.Policies.RequireApproval,
+		Logger:          applyLog,
+	})
 	engine, err := jobs.New(store.DB(), jobs.Config{
 		Workers:     cfg.Jobs.Workers,
 		JobTimeout:  cfg.Jobs.JobTimeout,
 		MaxAttempts: maxAttempts,
 		Logger:      jobsLog,
-	}, workers.Register)
+	}, func(ws *river.Workers) {
+		workers.Register(ws)
+		svc.Register(ws)
+	})
 	if err != nil {
 		return nil, err
 	}
-	return &App{Store: store, Scanner: scanner, Workers: workers, Jobs: engine}, nil
+	return &App{Store: store, Scanner: scanner, Workers: workers, Plans: svc, JournalDir: journalDir, Jobs: engine}, nil
 }
 
 // Close checkpoints and closes the catalogue. The engine must be stopped (or never

@@ -17,6 +17,7 @@ import (
 	"github.com/vpo-project/vpo/internal/catalog"
 	"github.com/vpo-project/vpo/internal/jobs"
 	"github.com/vpo-project/vpo/internal/library"
+	"github.com/vpo-project/vpo/internal/plans"
 )
 
 // MaxBodyBytes bounds every request body.
@@ -37,6 +38,8 @@ type Deps struct {
 	Jobs    *jobs.Engine
 	Store   *catalog.Store
 	Scanner *library.Scanner
+	// Plans runs plan and apply jobs; nil disables them and the plan endpoints.
+	Plans *plans.Service
 	// MaxQueued caps the queued jobs; a submission beyond it gets 429. 0: no cap.
 	MaxQueued int
 	// AuthToken, when set, is the bearer token every /api/ request must carry.
@@ -68,6 +71,7 @@ func New(deps Deps) *API {
 		a.handle("POST /api/jobs/{id}/cancel", a.handleCancelJob)
 		a.handle("GET /api/files", a.handleListFiles)
 		a.handle("GET /api/files/{id}", a.handleGetFile)
+		a.registerPlans()
 	}
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, a.logger, errorf(http.StatusNotFound, "not_found",
