@@ -18,8 +18,15 @@ import (
 // registerPlans adds the plan and history routes.
 func (a *API) registerPlans() {
 	a.handle("GET /api/plans", a.handleListPlans)
-	a.handle("POST /api/plans/apply", a.handleApplyApproved)
 	a.handle("GET /api/plans/{id}", a.handleGetPlan)
+	// Not through handle: its any-method catch-all for /api/plans/apply would
+	// conflict with GET /api/plans/{id} in the ServeMux. handleGetPlan answers
+	// GET /api/plans/apply with the 405.
+	a.mux.HandleFunc("POST /api/plans/apply", func(w http.ResponseWriter, r *http.Request) {
+		if err := a.handleApplyApproved(w, r); err != nil {
+			writeError(w, r, a.logger, err)
+		}
+	})
 	a.handle("POST /api/plans/{id}/approve", a.handleApprovePlan)
 	a.handle("POST /api/plans/{id}/reject", a.handleRejectPlan)
 	a.handle("GET /api/files/{id}/history", a.handleFileHistory)
@@ -86,6 +93,11 @@ func (a *API) handleListPlans(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) handleGetPlan(w http.ResponseWriter, r *http.Request) error {
+	if r.PathValue("id") == "apply" {
+		w.Header().Set("Allow", http.MethodPost)
+		return errorf(http.StatusMethodNotAllowed, "method_not_allowed",
+			fmt.Sprintf("%s is not allowed on %s (allowed: POST)", r.Method, r.URL.Path))
+	}
 	id, err := pathID(r)
 	if err != nil {
 		return err
