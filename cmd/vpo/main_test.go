@@ -123,10 +123,21 @@ func cmdWaitHealth(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Fatalf("%s did not answer %d within %s; last: %s", args[0], want, limit, last)
 }
 
-// http METHOD URL [BODYFILE]: sends BODYFILE ($VARS expanded) and prints "HTTP <status>" and the body to stdout.
+// http [-H 'Name: value']... METHOD URL [BODYFILE]: sends BODYFILE ($VARS expanded,
+// as application/json unless -H sets Content-Type) with the given headers (-H
+// 'Host: x' sets the Host header) and prints "HTTP <status>" and the body to stdout.
 func cmdHTTP(ts *testscript.TestScript, neg bool, args []string) {
+	var headers [][2]string
+	for len(args) > 1 && args[0] == "-H" {
+		name, value, ok := strings.Cut(args[1], ":")
+		if !ok {
+			ts.Fatalf("http: -H %q is not 'Name: value'", args[1])
+		}
+		headers = append(headers, [2]string{strings.TrimSpace(name), strings.TrimSpace(value)})
+		args = args[2:]
+	}
 	if len(args) < 2 {
-		ts.Fatalf("usage: http METHOD URL [BODYFILE]")
+		ts.Fatalf("usage: http [-H 'Name: value']... METHOD URL [BODYFILE]")
 	}
 	var body io.Reader
 	if len(args) > 2 {
@@ -140,6 +151,13 @@ func cmdHTTP(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if tok := ts.Getenv("VPO_TEST_TOKEN"); tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	for _, h := range headers {
+		if strings.EqualFold(h[0], "Host") {
+			req.Host = h[1]
+		} else {
+			req.Header.Set(h[0], h[1])
+		}
 	}
 	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
 	ts.Check(err)

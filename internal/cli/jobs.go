@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/vpo-project/vpo/internal/catalog"
+	"github.com/vpo-project/vpo/internal/httpapi"
 	"github.com/vpo-project/vpo/internal/jobs"
 )
 
@@ -47,16 +47,16 @@ func newJobsCmd(env Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			progress, err := s.store.GetProgress(cmd.Context(), jobIDs(js)...)
+			views, err := httpapi.JobViews(cmd.Context(), s.store, js)
 			if err != nil {
 				return err
 			}
 			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tTYPE\tSTATE\tFOUND\tPROBED\tUNCHANGED\tFAILED\tCREATED\tPATH")
-			for _, j := range js {
-				p := progress[j.ID]
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", j.ID, j.Kind, j.State, p.Found, p.Probed,
-					p.Unchanged, p.Failed, j.CreatedAt.Local().Format(time.DateTime), jobPath(j))
+			for _, v := range views {
+				p := v.Progress
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", v.ID, v.Type, v.State, p.Found, p.Probed,
+					p.Unchanged, p.Failed, v.CreatedAt.Local().Format(time.DateTime), v.Path)
 			}
 			return tw.Flush()
 		},
@@ -113,22 +113,6 @@ func newJobsCmd(env Env) *cobra.Command {
 	return cmd
 }
 
-func jobIDs(js []jobs.Job) []int64 {
-	ids := make([]int64, len(js))
-	for i, j := range js {
-		ids[i] = j.ID
-	}
-	return ids
-}
-
-func jobPath(j jobs.Job) string {
-	var a struct {
-		Path string `json:"path"`
-	}
-	_ = json.Unmarshal(j.Args, &a)
-	return a.Path
-}
-
 func parseID(s string) (int64, error) {
 	id, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || id < 1 {
@@ -137,30 +121,15 @@ func parseID(s string) (int64, error) {
 	return id, nil
 }
 
+// printJob prints the job as the API shows it (GET /api/jobs/{id}), indented.
 func printJob(env Env, s *session, cmd *cobra.Command, j jobs.Job) error {
-	progress, err := s.store.GetProgress(cmd.Context(), j.ID)
+	views, err := httpapi.JobViews(cmd.Context(), s.store, []jobs.Job{j})
 	if err != nil {
 		return err
 	}
-	p := progress[j.ID]
-	if p.Notes == nil {
-		p.Notes = []catalog.Note{}
-	}
-	out := map[string]any{
-		"id": j.ID, "type": j.Kind, "state": j.State, "path": jobPath(j), "attempt": j.Attempt,
-		"progress": p.Counts, "notes": p.Notes, "errors": nonNil(j.Errors), "created_at": j.CreatedAt,
-		"started_at": j.AttemptedAt, "finished_at": j.FinalizedAt,
-	}
 	enc := json.NewEncoder(env.Stdout)
 	enc.SetIndent("", "  ")
-	return enc.Encode(out)
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
+	return enc.Encode(views[0])
 }
 
 // withJob parses a job id, opens the catalogue and a job engine, and runs fn.

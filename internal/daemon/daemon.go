@@ -30,7 +30,8 @@ import (
 
 // Server timeouts. Header and idle timeouts protect against slow or abandoned
 // clients; the write timeout is generous because listing a large catalogue page is
-// still well under it.
+// still well under it. It is applied per route by the router (httpapi.Edge), not by
+// the server, so that streaming routes can have none.
 const (
 	readHeaderTimeout = 5 * time.Second
 	readTimeout       = 30 * time.Second
@@ -228,6 +229,8 @@ func (d *daemon) startAPI(context.Context) error {
 		Plans:         d.app.Plans,
 		MaxQueued:     d.cfg.Jobs.MaxQueued,
 		AuthToken:     d.cfg.Server.AuthToken,
+		AllowedHosts:  d.cfg.Server.AllowedHosts,
+		WriteTimeout:  writeTimeout,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	begin, done := make(chan struct{}), make(chan struct{})
@@ -271,11 +274,11 @@ func (d *daemon) bindHTTP(context.Context) error {
 		return err
 	}
 	d.ln = ln
+	d.api.Listening(ln.Addr())
 	d.srv = &http.Server{
-		Handler:           d.api.Handler(),
+		Handler:           routes(d.api),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logging.Component(d.logger, "http").Handler(), slog.LevelWarn),

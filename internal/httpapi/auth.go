@@ -7,8 +7,9 @@ import (
 	"strings"
 )
 
-// requireToken guards everything under /api/ with the bearer token, when one is
-// configured. /health stays open for probes. Tokens are compared in constant time
+// requireToken guards what APIHandler serves (everything under /api/) with the
+// bearer token, when one is configured; /health is not behind it and stays open for
+// probes. Tokens are compared in constant time
 // (as SHA-256 digests, so that not even the length leaks) and never logged.
 func (a *API) requireToken(next http.Handler) http.Handler {
 	if a.deps.AuthToken == "" {
@@ -16,10 +17,6 @@ func (a *API) requireToken(next http.Handler) http.Handler {
 	}
 	want := sha256.Sum256([]byte(a.deps.AuthToken))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.HasPrefix(r.URL.Path, "/api/") {
-			next.ServeHTTP(w, r)
-			return
-		}
 		got, ok := bearer(r.Header.Get("Authorization"))
 		sum := sha256.Sum256([]byte(got))
 		if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {

@@ -34,6 +34,13 @@ type FileView struct {
 	Tracks      []probe.Track `json:"tracks,omitempty"`
 }
 
+// fileList is GET /api/files's answer.
+type fileList struct {
+	Files []FileView `json:"files"`
+	// NextCursor, when set, is the cursor of the next page.
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
 func fileView(f catalog.File) FileView {
 	v := FileView{ID: f.ID, Path: f.Path, Size: f.Size, ModTime: f.ModTime, Fingerprint: f.Fingerprint,
 		Container: f.Container, Duration: f.Duration, BitRate: f.BitRate, ProbeError: f.ProbeError,
@@ -77,9 +84,9 @@ func (a *API) handleListFiles(w http.ResponseWriter, r *http.Request) error {
 	for i, file := range files {
 		views[i] = fileView(file)
 	}
-	resp := map[string]any{"files": views}
+	resp := fileList{Files: views}
 	if len(files) == limit {
-		resp["next_cursor"] = strconv.FormatInt(files[len(files)-1].ID, 10)
+		resp.NextCursor = strconv.FormatInt(files[len(files)-1].ID, 10)
 	}
 	writeJSON(w, http.StatusOK, resp)
 	return nil

@@ -1,35 +1,19 @@
 package httpapi
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/vpo-project/vpo/internal/app"
-	"github.com/vpo-project/vpo/internal/config"
-	"github.com/vpo-project/vpo/internal/logging"
 )
 
 // fuzzAPI is the real API over a real catalogue and job queue, wired as the daemon
 // wires them (app.Open), with one library root; the engine is not started, so
 // submitted jobs stay queued.
 func fuzzAPI(f *testing.F) (http.Handler, string) {
-	dir, root := f.TempDir(), f.TempDir()
-	cfg := config.Default(dir)
-	cfg.Library.Roots, cfg.Library.Extensions, cfg.Jobs.Workers = []string{root}, []string{"mkv"}, 1
-	core, err := app.Open(context.Background(), cfg, logging.Discard(), app.Migrate)
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { core.Close(context.Background()) })
-	a := New(Deps{Logger: logging.Discard(), Database: core.Store, Started: time.Now(), Jobs: core.Jobs,
-		Store: core.Store, Scanner: core.Scanner, MaxQueued: 1000000})
-	a.SetReady()
-	return a.Handler(), root
+	b := newBundle(f, nil)
+	return b.api.Handler(), b.root
 }
 
 // checkResponse fails on anything but a success or a 4xx with a JSON error body.
@@ -57,7 +41,9 @@ func FuzzSubmitJob(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest("POST", "/api/jobs", strings.NewReader(string(body))))
+		req := newRequest("POST", "/api/jobs", strings.NewReader(string(body)))
+		req.Header.Set("Content-Type", "application/json")
+		h.ServeHTTP(rec, req)
 		checkResponse(t, rec, string(body))
 		if rec.Code == http.StatusAccepted && !strings.Contains(string(body), "scan") && !strings.Contains(string(body), "probe") {
 			t.Fatalf("accepted a job without a type: %q", body)
@@ -91,6 +77,7 @@ func FuzzQueries(f *testing.F) {
 		if err != nil {
 			return // not a request a client could send
 		}
+		req.Host = testHost
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		checkResponse(t, rec, target)

@@ -29,7 +29,7 @@ func getHealth(t *testing.T, h http.Handler) (Health, int, time.Duration) {
 	t.Helper()
 	rec := httptest.NewRecorder()
 	start := time.Now()
-	h.ServeHTTP(rec, httptest.NewRequest("GET", "/health", nil))
+	h.ServeHTTP(rec, newRequest("GET", "/health", nil))
 	took := time.Since(start)
 	var body Health
 	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
@@ -127,7 +127,7 @@ func TestDrainingRefusesMutations(t *testing.T) {
 	a.SetReady()
 	a.StartDrain()
 	rec := httptest.NewRecorder()
-	a.Handler().ServeHTTP(rec, httptest.NewRequest("POST", "/api/anything", nil))
+	a.Handler().ServeHTTP(rec, newRequest("POST", "/api/anything", nil))
 	if rec.Code != 503 {
 		t.Fatalf("POST while draining: %d %s", rec.Code, rec.Body)
 	}
@@ -136,7 +136,7 @@ func TestDrainingRefusesMutations(t *testing.T) {
 		t.Fatalf("body %s", rec.Body)
 	}
 	rec = httptest.NewRecorder()
-	a.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/nope", nil))
+	a.Handler().ServeHTTP(rec, newRequest("GET", "/nope", nil))
 	if rec.Code != 404 {
 		t.Fatalf("GET while draining: %d", rec.Code)
 	}

@@ -9,11 +9,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/riverqueue/river"
 
-	"github.com/vpo-project/vpo/internal/catalog"
 	"github.com/vpo-project/vpo/internal/jobs"
 	"github.com/vpo-project/vpo/internal/library"
 	"github.com/vpo-project/vpo/internal/plans"
@@ -25,27 +23,24 @@ const MaxPageSize = 1000
 // DefaultPageSize is a list endpoint's page when limit is not given.
 const DefaultPageSize = 100
 
-// JobView is a job as the API shows it.
-type JobView struct {
-	ID          int64          `json:"id"`
-	Type        string         `json:"type"`
-	State       string         `json:"state"`
-	Path        string         `json:"path,omitempty"`
-	Progress    catalog.Counts `json:"progress"`
-	Errors      []string       `json:"errors"`
-	Notes       []catalog.Note `json:"notes"`
-	Attempt     int            `json:"attempt"`
-	CreatedAt   time.Time      `json:"created_at"`
-	StartedAt   *time.Time     `json:"started_at,omitempty"`
-	FinishedAt  *time.Time     `json:"finished_at,omitempty"`
-	ProgressAt  *time.Time     `json:"progress_updated_at,omitempty"`
-	CancelAsked bool           `json:"cancel_requested,omitempty"`
-}
-
 type submitRequest struct {
 	Type   string `json:"type"`
 	Path   string `json:"path"`
 	Policy string `json:"policy,omitempty"` // plan and apply jobs
+}
+
+// submitResponse is POST /api/jobs's answer.
+type submitResponse struct {
+	ID    int64  `json:"id"`
+	Type  string `json:"type"`
+	State string `json:"state"`
+}
+
+// jobList is GET /api/jobs's answer.
+type jobList struct {
+	Jobs []JobView `json:"jobs"`
+	// NextCursor, when set, is the cursor of the next page.
+	NextCursor string `json:"next_cursor,omitempty"`
 }
 
 // decodeJSON decodes exactly one JSON object from the body into v, rejecting unknown
@@ -122,7 +117,7 @@ func (a *API) handleSubmitJob(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	a.logger.Info("job submitted", "job_id", id, "type", req.Type, "path", argsPath(args))
-	writeJSON(w, http.StatusAccepted, map[string]any{"id": id, "type": req.Type, "state": jobs.StateQueued})
+	writeJSON(w, http.StatusAccepted, submitResponse{ID: id, Type: req.Type, State: jobs.StateQueued})
 	return nil
 }
 
@@ -146,42 +141,6 @@ func badPath(err error) error {
 		return err // not the client's fault: a 500
 	}
 	return errorf(http.StatusUnprocessableEntity, "invalid_path", pe.Reason)
-}
-
-func (a *API) jobViews(r *http.Request, js []jobs.Job) ([]JobView, error) {
-	ids := make([]int64, len(js))
-	for i, j := range js {
-		ids[i] = j.ID
-	}
-	progress, err := a.deps.Store.GetProgress(r.Context(), ids...)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]JobView, len(js))
-	for i, j := range js {
-		v := JobView{ID: j.ID, Type: j.Kind, State: j.State, Errors: j.Errors, Attempt: j.Attempt,
-			CreatedAt: j.CreatedAt, StartedAt: j.AttemptedAt, FinishedAt: j.FinalizedAt, Notes: []catalog.Note{}}
-		if v.Errors == nil {
-			v.Errors = []string{}
-		}
-		var args struct {
-			Path string `json:"path"`
-		}
-		_ = json.Unmarshal(j.Args, &args)
-		v.Path = args.Path
-		if p, ok := progress[j.ID]; ok {
-			v.Progress = p.Counts
-			v.Notes = p.Notes
-			t := p.UpdatedAt
-			v.ProgressAt = &t
-		}
-		var meta map[string]any
-		if json.Unmarshal(j.Metadata, &meta) == nil {
-			_, v.CancelAsked = meta["cancel_attempted_at"]
-		}
-		out[i] = v
-	}
-	return out, nil
 }
 
 func (a *API) handleGetJob(w http.ResponseWriter, r *http.Request) error {
@@ -215,13 +174,13 @@ func (a *API) handleListJobs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	views, err := a.jobViews(r, js)
+	views, err := JobViews(r.Context(), a.deps.Store, js)
 	if err != nil {
 		return err
 	}
-	resp := map[string]any{"jobs": views}
+	resp := jobList{Jobs: views}
 	if len(js) == limit {
-		resp["next_cursor"] = strconv.FormatInt(js[len(js)-1].ID, 10)
+		resp.NextCursor = strconv.FormatInt(js[len(js)-1].ID, 10)
 	}
 	writeJSON(w, http.StatusOK, resp)
 	return nil
@@ -245,7 +204,7 @@ func (a *API) jobAction(w http.ResponseWriter, r *http.Request, status int,
 	if err != nil {
 		return err
 	}
-	views, err := a.jobViews(r, []jobs.Job{j})
+	views, err := JobViews(r.Context(), a.deps.Store, []jobs.Job{j})
 	if err != nil {
 		return err
 	}

@@ -763,8 +763,8 @@ cx sh -ec '
 config_variant 's|^roots = .*|roots = ["/srv/media", "/srv/private", "/home/alice/Videos"]|' || true
 cx systemctl restart vpo.service || true
 CH=$(jcursor)
-out_p=$(api -X POST -d '{"type":"scan","path":"/srv/private"}' http://127.0.0.1:8321/api/jobs)
-out=$(api -X POST -d '{"type":"scan","path":"/home/alice/Videos"}' http://127.0.0.1:8321/api/jobs)
+out_p=$(api -X POST -H 'Content-Type: application/json' -d '{"type":"scan","path":"/srv/private"}' http://127.0.0.1:8321/api/jobs)
+out=$(api -X POST -H 'Content-Type: application/json' -d '{"type":"scan","path":"/home/alice/Videos"}' http://127.0.0.1:8321/api/jobs)
 hidden_without_dropin() {
 	grep -q '"/srv/private\\" cannot be read: permission denied' <<<"$out_p" &&
 		grep -q 'permission denied' <<<"$out"
