@@ -92,6 +92,10 @@ type route struct {
 	pattern   string
 	handler   func(http.ResponseWriter, *http.Request) error
 	streaming bool
+	// noFallback: no any-method 405 catch-all for this path (one would conflict
+	// with a wildcard route beside it, as POST /api/plans/apply with
+	// GET /api/plans/{id}); the wildcard route answers instead.
+	noFallback bool
 }
 
 // routeOption changes how a route is served.
@@ -163,6 +167,10 @@ func (a *API) freeze() {
 	var paths []string
 	for _, r := range a.routes {
 		method, path, _ := strings.Cut(r.pattern, " ")
+		if r.noFallback {
+			a.muxFor(path).Handle(r.pattern, a.serve(r))
+			continue
+		}
 		if _, seen := methods[path]; !seen {
 			paths = append(paths, path)
 		}

@@ -19,14 +19,10 @@ import (
 func (a *API) registerPlans() {
 	a.handle("GET /api/plans", a.handleListPlans)
 	a.handle("GET /api/plans/{id}", a.handleGetPlan)
-	// Not through handle: its any-method catch-all for /api/plans/apply would
-	// conflict with GET /api/plans/{id} in the ServeMux. handleGetPlan answers
-	// GET /api/plans/apply with the 405.
-	a.mux.HandleFunc("POST /api/plans/apply", func(w http.ResponseWriter, r *http.Request) {
-		if err := a.handleApplyApproved(w, r); err != nil {
-			writeError(w, r, a.logger, err)
-		}
-	})
+	// Without the any-method catch-all, which would conflict with
+	// GET /api/plans/{id} in the ServeMux: handleGetPlan answers GET
+	// /api/plans/apply with the 405.
+	a.handle("POST /api/plans/apply", a.handleApplyApproved, func(r *route) { r.noFallback = true })
 	a.handle("POST /api/plans/{id}/approve", a.handleApprovePlan)
 	a.handle("POST /api/plans/{id}/reject", a.handleRejectPlan)
 	a.handle("GET /api/files/{id}/history", a.handleFileHistory)
