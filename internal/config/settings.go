@@ -144,7 +144,7 @@ var specs = []Spec{
 
 	{Key: "apply.settle", Kind: KindSeconds, Min: 0, Max: 86400, Default: DefaultApplySettle,
 		Doc: "seconds a file must be unchanged (by mtime) before an apply rewrites it; 0 disables the check", field: func(c *Config) any { return &c.Apply.Settle }},
-	{Key: "apply.in_place", Kind: KindEnum, Allowed: InPlaceModes, Default: "auto",
+	{Key: "apply.in_place", Kind: KindEnum, Allowed: InPlaceModes, Default: "never",
 		Doc: "auto: metadata-only Matroska edits are made in place by mkvpropedit under a crash journal; never: always a temp file and rename", field: func(c *Config) any { return &c.Apply.InPlace }},
 }
 
