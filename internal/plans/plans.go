@@ -369,7 +369,7 @@ func (s *Service) ApplyFile(ctx context.Context, l *Loaded, f catalog.File, sp *
 	dur := time.Since(start)
 	if err != nil {
 		if ctx.Err() != nil {
-			return Outcome{}, fmt.Errorf("%w (%v)", ctx.Err(), err)
+			return Outcome{}, fmt.Errorf("%w (%w)", ctx.Err(), err)
 		}
 		return s.applyFailed(ctx, l, f, sp, &plan, err, dur, jobID, log)
 	}

@@ -24,7 +24,7 @@ func (s *Service) interrupted(ctx context.Context, jobID int64, log *slog.Logger
 	} else {
 		log.Info("job cancelled")
 	}
-	return fmt.Errorf("%w (%v)", ctx.Err(), err)
+	return fmt.Errorf("%w (%w)", ctx.Err(), err)
 }
 
 func (s *Service) report(ctx context.Context, jobID int64, c catalog.Counts, log *slog.Logger) {
