@@ -3,6 +3,7 @@ package plans
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -196,5 +197,27 @@ func TestApplyFileClaimedAndApproval(t *testing.T) {
 	}
 	if cs, _ := b.store.Claims(ctx); len(cs) != 0 {
 		t.Errorf("claims left after the apply: %+v", cs)
+	}
+}
+
+// TestRunForeground: the CLI's foreground apply (`--yes`: no approval) changes the
+// MKV, leaves the conformant MP4 alone, and releases its claims.
+func TestRunForeground(t *testing.T) {
+	b := setup(t, true)
+	ctx := context.Background()
+	var seen []string
+	c, err := b.svc.RunForeground(ctx, "english", []string{filepath.Dir(b.file.Path)}, false,
+		func(path string, o Outcome) { seen = append(seen, filepath.Base(path)+":"+o.Result) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Done != 2 || c.Changed != 1 || c.Conformant != 1 || c.Bytes == 0 {
+		t.Errorf("counts %+v (%v), want 2 done: 1 changed, 1 conformant", c, seen)
+	}
+	if cs, _ := b.store.Claims(ctx); len(cs) != 0 {
+		t.Errorf("claims left: %+v", cs)
+	}
+	if _, err := b.svc.RunForeground(ctx, "../x", []string{filepath.Dir(b.file.Path)}, false, nil); !errors.Is(err, ErrBadPolicy) {
+		t.Errorf("a path as policy name: %v, want ErrBadPolicy", err)
 	}
 }

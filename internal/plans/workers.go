@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 
 	"github.com/riverqueue/river"
 
@@ -195,4 +196,49 @@ func (s *Service) applyOne(ctx context.Context, jobID int64, l *Loaded, f catalo
 	}
 	s.report(ctx, jobID, *c, log)
 	return nil
+}
+
+// RunForeground applies the policy to the catalogued files under each path (a
+// directory or a file), in this process, as `vpo policy run` does without
+// --dry-run: with requireApproval only approved plans, else (`--yes`) what a
+// fresh plan says. report, when not nil, receives each file's outcome. The files
+// are claimed under the negative process ID, so that a daemon's jobs and this run
+// never work on the same file at once.
+func (s *Service) RunForeground(ctx context.Context, policyName string, paths []string, requireApproval bool,
+	report func(path string, o Outcome)) (catalog.Counts, error) {
+	var c catalog.Counts
+	l, err := s.LoadPolicy(policyName)
+	if err != nil {
+		return c, err
+	}
+	claimID := -int64(os.Getpid())
+	defer func() {
+		if err := s.store.ReleaseJobClaims(context.WithoutCancel(ctx), claimID); err != nil {
+			s.logger.Warn("cannot release the run's file claims", "error", err.Error())
+		}
+	}()
+	for _, p := range paths {
+		path, isDir, err := s.ResolvePath(p, false)
+		if err != nil {
+			return c, err
+		}
+		err = s.filesUnder(ctx, path, isDir, func(f catalog.File) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			o, err := s.ApplyFile(ctx, l, f, nil, requireApproval, claimID, s.logger)
+			if err != nil {
+				return err
+			}
+			add(&c, o.counts())
+			if report != nil {
+				report(f.Path, o)
+			}
+			return nil
+		})
+		if err != nil {
+			return c, err
+		}
+	}
+	return c, nil
 }
