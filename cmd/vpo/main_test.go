@@ -66,6 +66,10 @@ func ScriptParams(t *testing.T, dir string) testscript.Params {
 			"setjson":    cmdSetJSON,
 			"sleep":      cmdSleep,
 			"weirdnames": cmdWeirdNames,
+			// policy_*.txtar (policy_cmds_test.go)
+			"mkpolicymedia": cmdMkPolicyMedia,
+			"mediastate":    cmdMediaState,
+			"httpyaml":      cmdHTTPYAML,
 		},
 	}
 }

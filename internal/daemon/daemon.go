@@ -23,6 +23,7 @@ import (
 	"github.com/vpo-project/vpo/internal/httpapi"
 	"github.com/vpo-project/vpo/internal/jobs"
 	"github.com/vpo-project/vpo/internal/logging"
+	"github.com/vpo-project/vpo/internal/policy"
 	"github.com/vpo-project/vpo/internal/systemd"
 	"github.com/vpo-project/vpo/internal/version"
 	"github.com/vpo-project/vpo/internal/watch"
@@ -64,7 +65,14 @@ func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	if err := checkRootModes(cfg); err != nil {
 		return err // a configuration error: before anything starts
 	}
-	d := &daemon{cfg: cfg, logger: logger, log: logging.Component(logger, "server"), opts: opts, notifier: notifier}
+	// The policies are read once, here: a policy the configuration names that
+	// is missing or invalid is a configuration error, before anything starts.
+	policies, err := loadPolicies(cfg, logging.Component(logger, "policy"), configuredPolicies(cfg))
+	if err != nil {
+		return err
+	}
+	d := &daemon{cfg: cfg, logger: logger, log: logging.Component(logger, "server"), opts: opts, notifier: notifier,
+		policies: policies}
 	components := d.components()
 	if err := startAll(ctx, d.shutdownContext, components); err != nil {
 		return err
@@ -86,6 +94,7 @@ type daemon struct {
 	log      *slog.Logger // vpo.server
 	opts     Options
 	notifier *systemd.Notifier
+	policies *policy.Registry // loaded before the components start
 
 	lock   *Lock        // lock
 	app    *app.App     // store
@@ -227,6 +236,7 @@ func (d *daemon) startAPI(context.Context) error {
 		Store:         d.app.Store,
 		Scanner:       d.app.Scanner,
 		Plans:         d.app.Plans,
+		Policies:      d.policies,
 		MaxQueued:     d.cfg.Jobs.MaxQueued,
 		AuthToken:     d.cfg.Server.AuthToken,
 		AllowedHosts:  d.cfg.Server.AllowedHosts,

@@ -43,6 +43,7 @@ func Run(t *testing.T, b Backend) {
 	t.Run("ApplyRecord", func(t *testing.T) { t.Parallel(); testApplyRecord(t, b.Open(t)) })
 	t.Run("Claims", func(t *testing.T) { t.Parallel(); testClaims(t, b.Open(t)) })
 	t.Run("ApplyProgress", func(t *testing.T) { t.Parallel(); testApplyProgress(t, b.Open(t)) })
+	t.Run("EachFile", func(t *testing.T) { t.Parallel(); testEachFile(t, b.Open(t)) })
 	t.Run("Busy", func(t *testing.T) { t.Parallel(); testBusy(t, b) })
 	t.Run("ReadOnly", func(t *testing.T) {
 		t.Parallel()
