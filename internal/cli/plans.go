@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -11,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vpo-project/vpo/internal/catalog"
+	"github.com/vpo-project/vpo/internal/plans"
 	"github.com/vpo-project/vpo/internal/policy"
 )
 
@@ -219,4 +223,73 @@ func newFilesHistoryCmd(env Env, configPath *string) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the entries as JSON")
 	return cmd
+}
+
+// runPolicyApply is `vpo policy run` without --dry-run: scan the paths into the
+// catalogue, then apply the policy's plans to their files in the foreground
+// (approved plans only, unless yes).
+func runPolicyApply(ctx context.Context, env Env, cmd *cobra.Command, configPath, name string, yes bool, args []string) error {
+	if err := plans.CheckPolicyName(name); err != nil {
+		return usagef("applying needs the name of a policy in policies.dir (plans are stored by name), not %q", name)
+	}
+	paths := make([]string, len(args))
+	for i, a := range args {
+		abs, err := filepath.Abs(a)
+		if err != nil {
+			return usageError(err)
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return usagef("%s: %v", a, unwrapPathErr(err))
+		}
+		paths[i] = abs
+	}
+	s, err := openSession(ctx, env, cmd, configPath)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	if _, err := s.app.Plans.LoadPolicy(name); err != nil {
+		return err
+	}
+	// The catalogue must describe the files as they are: an incremental scan
+	// probes only what changed.
+	for _, p := range paths {
+		if st, _ := os.Stat(p); st != nil && st.IsDir() {
+			dir, err := s.app.Scanner.ResolveDir(p)
+			if err != nil {
+				return usageError(err)
+			}
+			if _, err := s.app.Scanner.Scan(ctx, dir, s.logger, nil); err != nil {
+				return err
+			}
+		} else {
+			f, err := s.app.Scanner.ResolveFile(p)
+			if err != nil {
+				return usageError(err)
+			}
+			if _, err := s.app.Scanner.ProbeFile(ctx, f, s.logger); err != nil {
+				return err
+			}
+		}
+	}
+	report := func(path string, o plans.Outcome) {
+		line := o.Result + " " + displayPath(path)
+		if o.Reason != "" {
+			line += ": " + o.Reason
+		}
+		fmt.Fprintln(env.Stdout, line)
+	}
+	c, err := s.app.Plans.RunForeground(ctx, name, paths, !yes, report)
+	fmt.Fprintf(env.Stdout, "%d files: %d changed, %d conformant, %d skipped, %d failed; %d bytes written\n",
+		c.Done, c.Changed, c.Conformant, c.Skipped, c.Failed, c.Bytes)
+	if err != nil {
+		if ctx.Err() != nil {
+			return &ExitError{Code: 130, Err: errors.New("apply interrupted; the file being rewritten is untouched")}
+		}
+		return err
+	}
+	if c.Failed > 0 {
+		return &ExitError{Code: ExitFailure, Reported: true, Err: errors.New("some files could not be applied")}
+	}
+	return nil
 }
