@@ -27,6 +27,7 @@ import (
 	"github.com/vpo-project/vpo/internal/systemd"
 	"github.com/vpo-project/vpo/internal/version"
 	"github.com/vpo-project/vpo/internal/watch"
+	"github.com/vpo-project/vpo/internal/web"
 )
 
 // Server timeouts. Header and idle timeouts protect against slow or abandoned
@@ -99,6 +100,7 @@ type daemon struct {
 	lock   *Lock        // lock
 	app    *app.App     // store
 	api    *httpapi.API // api
+	ui     *web.UI      // api: the web UI, mounted under /ui/
 	probes struct {     // api: the background health probes
 		begin  chan struct{} // closed by the ready step: the probe rounds start
 		cancel context.CancelFunc
@@ -242,6 +244,22 @@ func (d *daemon) startAPI(context.Context) error {
 		AllowedHosts:  d.cfg.Server.AllowedHosts,
 		WriteTimeout:  writeTimeout,
 	})
+	ui, err := web.New(web.Deps{
+		Logger:      logging.Component(d.logger, "ui"),
+		Store:       d.app.Store,
+		Jobs:        d.app.Jobs,
+		Scanner:     d.app.Scanner,
+		Health:      d.api,
+		WatchStates: d.WatchStates,
+		Config:      d.cfg,
+		Version:     version.String(),
+		Token:       d.cfg.Server.AuthToken,
+		MaxQueued:   d.cfg.Jobs.MaxQueued,
+	})
+	if err != nil {
+		return err
+	}
+	d.ui = ui
 	ctx, cancel := context.WithCancel(context.Background())
 	begin, done := make(chan struct{}), make(chan struct{})
 	d.probes.begin, d.probes.cancel, d.probes.done = begin, cancel, done
@@ -257,6 +275,7 @@ func (d *daemon) startAPI(context.Context) error {
 }
 
 func (d *daemon) stopProbes(context.Context) {
+	d.ui.Close() // a no-op after the HTTP server's shutdown closed it
 	d.probes.cancel()
 	<-d.probes.done
 }
@@ -286,13 +305,16 @@ func (d *daemon) bindHTTP(context.Context) error {
 	d.ln = ln
 	d.api.Listening(ln.Addr())
 	d.srv = &http.Server{
-		Handler:           routes(d.api),
+		Handler:           routes(d.api, d.ui),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logging.Component(d.logger, "http").Handler(), slog.LevelWarn),
 	}
+	// The UI's live streams never go idle: Shutdown ends them first, or it would
+	// wait for them until its deadline.
+	d.srv.RegisterOnShutdown(d.ui.Close)
 	d.serveErr = make(chan error, 1)
 	return nil
 }
