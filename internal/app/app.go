@@ -11,13 +11,18 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 
+	"github.com/riverqueue/river"
+
+	"github.com/vpo-project/vpo/internal/apply"
 	"github.com/vpo-project/vpo/internal/catalog"
 	"github.com/vpo-project/vpo/internal/config"
 	"github.com/vpo-project/vpo/internal/jobs"
 	"github.com/vpo-project/vpo/internal/library"
 	"github.com/vpo-project/vpo/internal/logging"
 	"github.com/vpo-project/vpo/internal/metrics"
+	"github.com/vpo-project/vpo/internal/plans"
 	"github.com/vpo-project/vpo/internal/probe"
 )
 
@@ -34,6 +39,10 @@ type App struct {
 	Scanner *library.Scanner
 	// Workers are the scan and probe job workers registered with Jobs.
 	Workers *library.Workers
+	// Plans runs the plan and apply jobs registered with Jobs.
+	Plans *plans.Service
+	// JournalDir is where in-place edits keep their crash journals.
+	JournalDir string
 	// Jobs is the job engine, not started.
 	Jobs *jobs.Engine
 }
@@ -110,22 +119,54 @@ func build(ctx context.Context, store *catalog.Store, cfg *config.Config, logger
 		return nil, err // config.Load validates the extensions, so this is not expected
 	}
 	workers := library.NewWorkers(scanner, store, scanLog)
+	journalDir := filepath.Join(filepath.Dir(cfg.DatabasePath), "journal")
+	if cfg.DataDir != "" {
+		journalDir = filepath.Join(cfg.DataDir, "journal")
+	}
+	applyLog := logging.Component(logger, "apply")
+	svc := plans.New(plans.Options{
+		Store:   store,
+		Scanner: scanner,
+		Executor: &apply.Executor{
+			Tools: apply.Tools{MKVMerge: cfg.Tools.MKVMerge, MKVPropEdit: cfg.Tools.MKVPropEdit,
+				FFmpeg: cfg.Tools.FFmpeg, FFprobe: cfg.Tools.FFprobe},
+			Settle:       cfg.Apply.Settle,
+			ProbeTimeout: cfg.Jobs.ProbeTimeout,
+			InPlace:      cfg.Apply.InPlace,
+			JournalDir:   journalDir,
+			Logger:       applyLog,
+		},
+		PoliciesDir:     cfg.Policies.Dir,
+		RequireApproval: cfg.Policies.RequireApproval,
+		Logger:          applyLog,
+		Observer:        applyObserver(o.metrics),
+	})
 	engine, err := jobs.New(store.DB(), jobs.Config{
 		Workers:     cfg.Jobs.Workers,
 		JobTimeout:  cfg.Jobs.JobTimeout,
 		MaxAttempts: maxAttempts,
 		Logger:      jobsLog,
 		Observer:    jobObserver(o.metrics),
-	}, workers.Register)
+	}, func(ws *river.Workers) {
+		workers.Register(ws)
+		svc.Register(ws)
+	})
 	if err != nil {
 		return nil, err
 	}
-	return &App{Store: store, Scanner: scanner, Workers: workers, Jobs: engine}, nil
+	return &App{Store: store, Scanner: scanner, Workers: workers, Plans: svc, JournalDir: journalDir, Jobs: engine}, nil
 }
 
 // probeObserver and jobObserver keep a nil *metrics.Metrics out of the
 // interfaces, so that the scanner and the engine skip their hooks entirely.
 func probeObserver(m *metrics.Metrics) library.ProbeObserver {
+	if m == nil {
+		return nil
+	}
+	return m
+}
+
+func applyObserver(m *metrics.Metrics) plans.ApplyObserver {
 	if m == nil {
 		return nil
 	}

@@ -130,45 +130,52 @@ func (s *Store) KnownFiles(ctx context.Context, root string) (map[string]Known, 
 // in the catalogue or none of it is. It returns the file's id.
 func (s *Store) RecordFile(ctx context.Context, o Observation) (int64, error) {
 	now := formatTime(time.Now())
-	probedAt := sql.NullString{String: now, Valid: !o.Retry}
 	var id int64
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
-		var container string
-		var duration sql.NullFloat64
-		var bitRate sql.NullInt64
-		if o.Result != nil {
-			container = o.Result.Container
-			duration = sql.NullFloat64{Float64: o.Result.Duration, Valid: o.Result.Duration > 0}
-			bitRate = sql.NullInt64{Int64: o.Result.BitRate, Valid: o.Result.BitRate > 0}
-		}
-		err := tx.QueryRowContext(ctx, s.q.upsertFile,
-			pathArg(o.Path), o.Size, o.ModTime.UnixNano(), o.Fingerprint, container, duration, bitRate, o.ProbeError,
-			probedAt, now, now, now).Scan(&id)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, s.q.deleteTracks, id); err != nil {
-			return fmt.Errorf("record tracks: %w", err)
-		}
-		if o.Result == nil || len(o.Result.Tracks) == 0 {
-			return nil
-		}
-		stmt, err := tx.PrepareContext(ctx, s.q.insertTrack)
-		if err != nil {
-			return fmt.Errorf("record tracks: %w", err)
-		}
-		defer stmt.Close()
-		for _, t := range o.Result.Tracks {
-			_, err := stmt.ExecContext(ctx, id, t.Index, t.Type, t.Codec, t.Language, t.Title, t.Default, t.Forced,
-				nullInt(t.Channels), t.ChannelLayout, nullInt(t.Width), nullInt(t.Height), nullFloat(t.FrameRate))
-			if err != nil {
-				return fmt.Errorf("record track %d: %w", t.Index, err)
-			}
-		}
-		return nil
+	err := s.withTx(ctx, func(tx *sql.Tx) (err error) {
+		id, err = s.recordFileTx(ctx, tx, o, now)
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("record file %q: %w", o.Path, err)
+	}
+	return id, nil
+}
+
+// recordFileTx writes one file and its tracks in tx; now is the time to record.
+func (s *Store) recordFileTx(ctx context.Context, tx *sql.Tx, o Observation, now string) (int64, error) {
+	probedAt := sql.NullString{String: now, Valid: !o.Retry}
+	var id int64
+	var container string
+	var duration sql.NullFloat64
+	var bitRate sql.NullInt64
+	if o.Result != nil {
+		container = o.Result.Container
+		duration = sql.NullFloat64{Float64: o.Result.Duration, Valid: o.Result.Duration > 0}
+		bitRate = sql.NullInt64{Int64: o.Result.BitRate, Valid: o.Result.BitRate > 0}
+	}
+	err := tx.QueryRowContext(ctx, s.q.upsertFile,
+		pathArg(o.Path), o.Size, o.ModTime.UnixNano(), o.Fingerprint, container, duration, bitRate, o.ProbeError,
+		probedAt, now, now, now).Scan(&id)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := tx.ExecContext(ctx, s.q.deleteTracks, id); err != nil {
+		return 0, fmt.Errorf("record tracks: %w", err)
+	}
+	if o.Result == nil || len(o.Result.Tracks) == 0 {
+		return id, nil
+	}
+	stmt, err := tx.PrepareContext(ctx, s.q.insertTrack)
+	if err != nil {
+		return 0, fmt.Errorf("record tracks: %w", err)
+	}
+	defer stmt.Close()
+	for _, t := range o.Result.Tracks {
+		_, err := stmt.ExecContext(ctx, id, t.Index, t.Type, t.Codec, t.Language, t.Title, t.Default, t.Forced,
+			nullInt(t.Channels), t.ChannelLayout, nullInt(t.Width), nullInt(t.Height), nullFloat(t.FrameRate))
+		if err != nil {
+			return 0, fmt.Errorf("record track %d: %w", t.Index, err)
+		}
 	}
 	return id, nil
 }

@@ -15,6 +15,14 @@ type Counts struct {
 	Unchanged int64 `json:"unchanged"` // files skipped because size and mtime were unchanged
 	Failed    int64 `json:"failed"`    // files ffprobe could not read (recorded with the error)
 	Missing   int64 `json:"missing"`   // catalogued files the walk no longer found
+
+	// The counters of plan and apply jobs; zero (and absent from JSON) for scans.
+	Done       int64 `json:"done,omitempty"`       // files handled
+	Planned    int64 `json:"planned,omitempty"`    // plans stored (plan jobs)
+	Changed    int64 `json:"changed,omitempty"`    // files rewritten (apply jobs)
+	Conformant int64 `json:"conformant,omitempty"` // files the policy leaves as they are
+	Skipped    int64 `json:"skipped,omitempty"`    // files left for later: stale plan, still settling, not approved, in use
+	Bytes      int64 `json:"bytes_written,omitempty"`
 }
 
 // Note is one entry of a job's history, such as an interruption by shutdown.
@@ -33,7 +41,8 @@ type Progress struct {
 // SaveProgress records a job's counters.
 func (s *Store) SaveProgress(ctx context.Context, jobID int64, c Counts) error {
 	_, err := s.db.ExecContext(ctx, s.q.saveProgress,
-		jobID, c.Found, c.Probed, c.Unchanged, c.Failed, c.Missing, formatTime(time.Now()))
+		jobID, c.Found, c.Probed, c.Unchanged, c.Failed, c.Missing,
+		c.Done, c.Planned, c.Changed, c.Conformant, c.Skipped, c.Bytes, formatTime(time.Now()))
 	if err != nil {
 		return fmt.Errorf("save progress of job %d: %w", jobID, Classify(err))
 	}
@@ -71,7 +80,8 @@ func (s *Store) GetProgress(ctx context.Context, ids ...int64) (map[int64]Progre
 		var id int64
 		var p Progress
 		var notes, updated string
-		if err := rows.Scan(&id, &p.Found, &p.Probed, &p.Unchanged, &p.Failed, &p.Missing, &notes, &updated); err != nil {
+		if err := rows.Scan(&id, &p.Found, &p.Probed, &p.Unchanged, &p.Failed, &p.Missing,
+			&p.Done, &p.Planned, &p.Changed, &p.Conformant, &p.Skipped, &p.Bytes, &notes, &updated); err != nil {
 			return nil, fmt.Errorf("get job progress: %w", Classify(err))
 		}
 		if err := json.Unmarshal([]byte(notes), &p.Notes); err != nil {

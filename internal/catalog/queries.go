@@ -46,6 +46,27 @@ type queries struct {
 	fileStats string // metrics: files by state
 
 	// River's river_job table (JobQueue).
+	insertPlan       string
+	supersedeOpen    string
+	openPlan         string
+	selectPlans      string // followed by the filter's WHERE, ORDER BY id and LIMIT
+	planByID         string
+	setPlanState     string
+	finishPlan       string
+	noConverge       string
+	planFilterState  string
+	planFilterPolicy string
+	planFilterFile   string
+	renameFile       string
+	dropOtherAtPath  string
+	insertHistory    string
+	historyOfFile    string
+	claimFile        string
+	releaseFile      string
+	releaseJobClaims string
+	listClaims       string
+	clearClaims      string
+
 	jobCounts          string
 	jobsDue            string
 	runningJobs        string

@@ -4,6 +4,10 @@ package catalog
 const fileColumnsSQLite = `id, path, size, mtime_ns, fingerprint, container, duration, bit_rate, probe_error,
 probed_at, missing, first_seen, updated_at`
 
+// planColumnsSQLite are the plans columns scanPlan reads, in its order.
+const planColumnsSQLite = `id, file_id, path, policy, policy_hash, size, mtime_ns, fingerprint, plan, state, error,
+converges, result_fingerprint, job_id, created_at, updated_at`
+
 // sqliteQueries is the SQLite dialect (modernc.org/sqlite).
 var sqliteQueries = queries{
 	journalMode: `PRAGMA journal_mode`,
@@ -55,21 +59,62 @@ FROM tracks WHERE file_id = ? ORDER BY idx`,
 	orderByIDLimit: ` ORDER BY id LIMIT ?`,
 
 	saveProgress: `
-INSERT INTO job_progress (job_id, found, probed, unchanged, failed, missing, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?)
+INSERT INTO job_progress (job_id, found, probed, unchanged, failed, missing,
+                          done, planned, changed, conformant, skipped, bytes, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (job_id) DO UPDATE SET found = excluded.found, probed = excluded.probed,
     unchanged = excluded.unchanged, failed = excluded.failed, missing = excluded.missing,
+    done = excluded.done, planned = excluded.planned, changed = excluded.changed,
+    conformant = excluded.conformant, skipped = excluded.skipped, bytes = excluded.bytes,
     updated_at = excluded.updated_at`,
 	addNote: `
 INSERT INTO job_progress (job_id, notes, updated_at) VALUES (?, json_array(json(?)), ?)
 ON CONFLICT (job_id) DO UPDATE SET notes = json_insert(notes, '$[#]', json(?)), updated_at = excluded.updated_at`,
 	getProgress: `
-SELECT job_id, found, probed, unchanged, failed, missing, notes, updated_at FROM job_progress
+SELECT job_id, found, probed, unchanged, failed, missing,
+       done, planned, changed, conformant, skipped, bytes, notes, updated_at FROM job_progress
 WHERE job_id IN (?)`,
 
 	// One pass over the files table: "failed" has no index, and the caller
 	// (internal/metrics) caches the result for a few seconds.
 	fileStats: `SELECT count(*), coalesce(sum(missing = 1), 0), coalesce(sum(missing = 0 AND probe_error <> ''), 0) FROM files`,
+	insertPlan: `
+INSERT INTO plans (file_id, path, policy, policy_hash, size, mtime_ns, fingerprint, plan, state, job_id,
+                   created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+RETURNING id`,
+	supersedeOpen: `UPDATE plans SET state = 'superseded', updated_at = ?
+WHERE file_id = ? AND policy = ? AND state IN ('pending', 'approved')`,
+	openPlan:    `SELECT ` + planColumnsSQLite + ` FROM plans WHERE file_id = ? AND policy = ? AND state IN ('pending', 'approved')`,
+	selectPlans: `SELECT ` + planColumnsSQLite + ` FROM plans`,
+	planByID:    `SELECT ` + planColumnsSQLite + ` FROM plans WHERE id = ?`,
+	// ?1 new state, ?2 error, ?3 updated_at, ?4 id; the states it may leave follow.
+	setPlanState: `UPDATE plans SET state = ?, error = ?, updated_at = ? WHERE id = ? AND state IN (%s)`,
+	finishPlan: `UPDATE plans SET state = ?, error = ?, converges = ?, result_fingerprint = ?, job_id = ?, updated_at = ?
+WHERE id = ?`,
+	noConverge: `SELECT count(*) FROM plans
+WHERE file_id = ? AND policy_hash = ? AND result_fingerprint = ? AND converges = 0`,
+	planFilterState:  `state = ?`,
+	planFilterPolicy: `policy = ?`,
+	planFilterFile:   `file_id = ?`,
+	renameFile:       `UPDATE files SET path = ?, updated_at = ? WHERE id = ?`,
+	dropOtherAtPath:  `DELETE FROM files WHERE path = ? AND id <> ?`,
+	insertHistory: `
+INSERT INTO history (file_id, plan_id, job_id, path, new_path, policy, policy_hash, phases, tracks_before,
+                     tracks_after, tool, tool_version, bytes, duration_ms, result, error, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	historyOfFile: `
+SELECT id, file_id, plan_id, job_id, path, new_path, policy, policy_hash, phases, tracks_before, tracks_after,
+       tool, tool_version, bytes, duration_ms, result, error, created_at
+FROM history WHERE file_id = ? AND id > ? ORDER BY id LIMIT ?`,
+	claimFile: `
+INSERT INTO file_claims (file_id, path, job_id, claimed_at) VALUES (?, ?, ?, ?)
+ON CONFLICT (file_id) DO UPDATE SET claimed_at = excluded.claimed_at WHERE file_claims.job_id = excluded.job_id
+RETURNING job_id`,
+	releaseFile:      `DELETE FROM file_claims WHERE file_id = ? AND job_id = ?`,
+	releaseJobClaims: `DELETE FROM file_claims WHERE job_id = ?`,
+	listClaims:       `SELECT file_id, path, job_id, claimed_at FROM file_claims ORDER BY file_id`,
+	clearClaims:      `DELETE FROM file_claims`,
 
 	// River's table. River's SQLite driver stores timestamps as text in SQLite's
 	// "YYYY-MM-DD HH:MM:SS.SSS" (UTC) and errors and metadata as JSONB; the

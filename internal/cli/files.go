@@ -70,7 +70,7 @@ func newFilesCmd(env Env) *cobra.Command {
 	fl.StringVar(&f.Language, "language", "", "only files with a track in this language (e.g. eng)")
 	fl.StringVar(&missing, "missing", "", "true: only missing files; false: only present files")
 	fl.IntVar(&f.Limit, "limit", 1000, "how many files to list")
-	cmd.AddCommand(list)
+	cmd.AddCommand(list, newFilesHistoryCmd(env, &configPath))
 	return cmd
 }
 

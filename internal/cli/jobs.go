@@ -62,7 +62,7 @@ func newJobsCmd(env Env) *cobra.Command {
 		},
 	}
 	list.Flags().StringVar(&state, "state", "", "only jobs in this state: queued, running, completed, failed, cancelled")
-	list.Flags().StringVar(&kind, "type", "", "only jobs of this type: scan, probe")
+	list.Flags().StringVar(&kind, "type", "", "only jobs of this type: scan, probe, plan, apply")
 	list.Flags().IntVar(&limit, "limit", 50, "how many jobs to list (at most 1000)")
 
 	show := &cobra.Command{

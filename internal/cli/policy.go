@@ -210,10 +210,11 @@ func newPolicyRunCmd(env Env) *cobra.Command {
 		name       string
 		dryRun     bool
 		asJSON     bool
+		yes        bool
 	)
 	cmd := &cobra.Command{
-		Use:   "run --policy NAME|FILE --dry-run [--json] PATH...",
-		Short: "Show what a policy would change in the video files under PATH",
+		Use:   "run --policy NAME|FILE [--dry-run [--json] | --yes] PATH...",
+		Short: "Show (--dry-run) or apply what a policy changes in the video files under PATH",
 		Long: `Evaluate a policy against every video file at or under each PATH (the
 extensions of library.extensions) and print, per file that would change, a
 before → after track table and what each phase does, then a summary: files,
@@ -227,7 +228,10 @@ catalogue entry refreshed. Nothing else is written: media files are only read.
 Exits 0 when every file was evaluated, 1 when a file could not be read or a
 phase failed (or a phase with on_error: fail stopped the run).
 
-Applying plans is not yet available in this vpo: --dry-run is required.`,
+Without --dry-run the policy (a name in policies.dir) is applied in the
+foreground: the paths are scanned into the catalogue, then each file's approved
+plan is carried out (see vpo plans); --yes skips approval and applies what a
+fresh plan says. One line per file, then a summary; exits 1 when a file failed.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usagef("%q needs at least one file or directory", cmd.CommandPath())
@@ -235,14 +239,20 @@ Applying plans is not yet available in this vpo: --dry-run is required.`,
 			if name == "" {
 				return usagef("%q needs --policy NAME|FILE", cmd.CommandPath())
 			}
-			if !dryRun {
-				return usagef("applying a policy is not yet available in this vpo; use --dry-run to see what it would change")
+			if !dryRun && asJSON {
+				return usagef("--json goes with --dry-run")
+			}
+			if dryRun && yes {
+				return usagef("--yes goes without --dry-run: a dry run applies nothing")
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if !dryRun {
+				return runPolicyApply(ctx, env, cmd, configPath, name, yes, args)
+			}
 			cfg, err := loadConfig(env, cmd, configPath)
 			if err != nil {
 				return err
@@ -296,7 +306,8 @@ Applying plans is not yet available in this vpo: --dry-run is required.`,
 	addConfigFlag(cmd, &configPath)
 	f := cmd.Flags()
 	f.StringVarP(&name, "policy", "p", "", "the policy: a name in policies.dir, or a file")
-	f.BoolVar(&dryRun, "dry-run", false, "only show what would change (required: applying is not yet available)")
+	f.BoolVar(&dryRun, "dry-run", false, "only show what would change; nothing is written")
+	f.BoolVar(&yes, "yes", false, "apply without approval: what a fresh plan says, at once")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object per file, then a summary object")
 	return cmd
 }

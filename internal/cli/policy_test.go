@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -96,8 +97,12 @@ func TestPolicyCommands(t *testing.T) {
 		{name: "show unknown", args: []string{"policy", "show", "nope"}, code: 1,
 			wantErr: `resolve policy "nope": no nope.yaml in ` + dir + `: policy not found`},
 		{name: "show broken", args: []string{"policy", "show", "broken"}, code: 1, stderr: brokenErrs},
-		{name: "run without dry-run", args: []string{"policy", "run", "--policy", "movies", home}, code: 2,
-			wantErr: "applying a policy is not yet available in this vpo; use --dry-run to see what it would change"},
+		{name: "run apply with json", args: []string{"policy", "run", "--json", "--policy", "movies", home}, code: 2,
+			wantErr: "--json goes with --dry-run"},
+		{name: "run dry-run with yes", args: []string{"policy", "run", "--dry-run", "--yes", "--policy", "movies", home}, code: 2,
+			wantErr: "--yes goes without --dry-run: a dry run applies nothing"},
+		{name: "run apply of a policy file", args: []string{"policy", "run", "--policy", movies, home}, code: 2,
+			wantErr: "applying needs the name of a policy in policies.dir (plans are stored by name), not " + strconv.Quote(movies)},
 		{name: "run without policy", args: []string{"policy", "run", "--dry-run", home}, code: 2,
 			wantErr: `"vpo policy run" needs --policy NAME|FILE`},
 		{name: "run without path", args: []string{"policy", "run", "--dry-run", "--policy", "movies"}, code: 2,

@@ -39,6 +39,7 @@ background jobs. Run "vpo serve" to start the daemon.`,
 	root.AddCommand(newServeCmd(env), newScanCmd(env), newInspectCmd(env), newJobsCmd(env), newFilesCmd(env), newHealthCmd(env),
 		newConfigCmd(env), newDoctorCmd(env), newMigrateCmd(env), newPolicyCmd(env))
 	root.AddCommand(newCompletionCmd(env))
+	root.AddCommand(newPlansCmd(env))
 	return root
 }
 

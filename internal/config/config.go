@@ -47,6 +47,7 @@ const (
 	DefaultJobTimeout      = 6 * time.Hour
 	DefaultMaxQueued       = 10000
 	DefaultSettle          = 60 * time.Second
+	DefaultApplySettle     = 60 * time.Second
 )
 
 // Allowed values of the enumerated settings.
@@ -54,6 +55,8 @@ var (
 	LogLevels   = []string{"debug", "info", "warning", "error"}
 	LogFormats  = []string{"text", "json"}
 	JournalMode = []string{"auto", "on", "off"}
+	// InPlaceModes are the values of apply.in_place.
+	InPlaceModes = []string{"auto", "never"}
 )
 
 // Config is vpo's effective configuration.
@@ -71,6 +74,7 @@ type Config struct {
 	Jobs     JobsConfig
 	Library  LibraryConfig
 	Policies PoliciesConfig
+	Apply    ApplyConfig
 
 	// Sources maps each setting's dotted key (for example "server.port") to where its
 	// effective value came from.
@@ -144,6 +148,17 @@ type LibraryConfig struct {
 type PoliciesConfig struct {
 	// Dir is the directory of policy files (absolute once loaded).
 	Dir string
+	// RequireApproval makes apply jobs run only approved plans; false applies what
+	// a fresh plan says at once.
+	RequireApproval bool
+}
+
+// ApplyConfig is the [apply] table: how plans are carried out.
+type ApplyConfig struct {
+	// Settle is how long a file must be unchanged before it is rewritten.
+	Settle time.Duration
+	// InPlace is "auto" (mkvpropedit edits in place under a journal) or "never".
+	InPlace string
 }
 
 // Addr returns the listen address in host:port form.

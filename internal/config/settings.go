@@ -141,6 +141,13 @@ var specs = []Spec{
 
 	{Key: "policies.dir", Env: "VPO_POLICIES_DIR", Kind: KindPath, Default: "policies", DefaultDoc: "`~/.vpo/policies`", Required: true,
 		Doc: "directory of policy files, where `vpo policy` reads them", field: func(c *Config) any { return &c.Policies.Dir }},
+	{Key: "policies.require_approval", Kind: KindBool, Default: true,
+		Doc: "apply jobs run only approved plans; false applies what a fresh plan says at once", field: func(c *Config) any { return &c.Policies.RequireApproval }},
+
+	{Key: "apply.settle", Kind: KindSeconds, Min: 0, Max: 86400, Default: DefaultApplySettle,
+		Doc: "seconds a file must be unchanged (by mtime) before an apply rewrites it; 0 disables the check", field: func(c *Config) any { return &c.Apply.Settle }},
+	{Key: "apply.in_place", Kind: KindEnum, Allowed: InPlaceModes, Default: "never",
+		Doc: "auto: metadata-only Matroska edits are made in place by mkvpropedit under a crash journal; never: always a temp file and rename", field: func(c *Config) any { return &c.Apply.InPlace }},
 }
 
 // ConfigPathEnv names the config file to read, like --config.

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/vpo-project/vpo/internal/app"
+	"github.com/vpo-project/vpo/internal/apply"
 	"github.com/vpo-project/vpo/internal/config"
 	"github.com/vpo-project/vpo/internal/httpapi"
 	"github.com/vpo-project/vpo/internal/jobs"
@@ -133,6 +134,7 @@ func (d *daemon) components() []*component {
 	return []*component{
 		{name: "lock", start: d.lockDatabase, stop: d.unlockDatabase},
 		{name: "store", start: d.openStore, stop: d.closeStore},
+		{name: "recover", start: d.recoverApplies},
 		{name: "api", start: d.startAPI, stop: d.stopProbes},
 		{name: "http", start: d.bindHTTP, stop: d.stopHTTP},
 		{name: "jobs", start: d.startJobs, stop: d.stopJobs},
@@ -199,6 +201,28 @@ func (d *daemon) closeStore(ctx context.Context) {
 // storeCloseTimeout bounds the final checkpoint and close.
 const storeCloseTimeout = 5 * time.Second
 
+// --- recover: what a killed daemon's applies left ----------------------------------
+
+// recoverApplies, before any job runs (the lock says no other daemon works this
+// database): replays the journals of in-place edits a crash interrupted, so that
+// each such file is its old complete self again, then removes the temp files left
+// in the directories of the files that applies were working on, and drops their
+// claims. Each is logged.
+func (d *daemon) recoverApplies(ctx context.Context) error {
+	log := logging.Component(d.logger, "apply")
+	restored, err := apply.ReplayJournals(d.app.JournalDir, log)
+	if err != nil {
+		return fmt.Errorf("replay the apply journals in %s: %w", d.app.JournalDir, err)
+	}
+	if len(restored) > 0 {
+		log.Info("restored files whose in-place edit was interrupted", "files", len(restored))
+	}
+	if err := d.app.Plans.Recover(ctx, log); err != nil {
+		return fmt.Errorf("recover interrupted applies: %w", err)
+	}
+	return nil
+}
+
 // --- api: the handlers and the health probes behind /health ---------------------
 
 // startAPI builds the API and arms its background health probes. The probe rounds
@@ -215,6 +239,7 @@ func (d *daemon) startAPI(context.Context) error {
 		Jobs:          d.app.Jobs,
 		Store:         d.app.Store,
 		Scanner:       d.app.Scanner,
+		Plans:         d.app.Plans,
 		Policies:      d.policies,
 		MaxQueued:     d.cfg.Jobs.MaxQueued,
 		AuthToken:     d.cfg.Server.AuthToken,
@@ -389,6 +414,7 @@ func (d *daemon) ready(ctx context.Context) error {
 func (d *daemon) drain(context.Context) {
 	d.api.StartDrain()
 	d.app.Workers.ShutdownBegun()
+	d.app.Plans.ShutdownBegun()
 	d.log.Info("shutdown: health reports unhealthy; new work refused",
 		"shutdown_timeout_s", d.cfg.Server.ShutdownTimeout.Seconds())
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/vpo-project/vpo/internal/catalog"
 	"github.com/vpo-project/vpo/internal/jobs"
 	"github.com/vpo-project/vpo/internal/library"
+	"github.com/vpo-project/vpo/internal/plans"
 	"github.com/vpo-project/vpo/internal/policy"
 )
 
@@ -47,6 +48,8 @@ type Deps struct {
 	Jobs    *jobs.Engine
 	Store   *catalog.Store
 	Scanner *library.Scanner
+	// Plans runs plan and apply jobs; nil disables them and the plan endpoints.
+	Plans *plans.Service
 	// Policies are the policies loaded at startup; nil: the policy routes answer 503.
 	Policies *policy.Registry
 	// MaxQueued caps the queued jobs; a submission beyond it gets 429. 0: no cap.
@@ -92,6 +95,10 @@ type route struct {
 	pattern   string
 	handler   func(http.ResponseWriter, *http.Request) error
 	streaming bool
+	// noFallback: no any-method 405 catch-all for this path (one would conflict
+	// with a wildcard route beside it, as POST /api/plans/apply with
+	// GET /api/plans/{id}); the wildcard route answers instead.
+	noFallback bool
 }
 
 // routeOption changes how a route is served.
@@ -127,6 +134,7 @@ func newAPI(deps Deps, extra func(a *API)) *API {
 		a.handle("POST /api/jobs/{id}/cancel", a.handleCancelJob)
 		a.handle("GET /api/files", a.handleListFiles)
 		a.handle("GET /api/files/{id}", a.handleGetFile)
+		a.registerPlans()
 		a.handle("GET /api/files/{id}/plan", a.handleFilePlan)
 	}
 	a.handle("GET /api/policies", a.handleListPolicies)
@@ -167,6 +175,10 @@ func (a *API) freeze() {
 	var paths []string
 	for _, r := range a.routes {
 		method, path, _ := strings.Cut(r.pattern, " ")
+		if r.noFallback {
+			a.muxFor(path).Handle(r.pattern, a.serve(r))
+			continue
+		}
 		if _, seen := methods[path]; !seen {
 			paths = append(paths, path)
 		}

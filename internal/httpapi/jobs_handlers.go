@@ -14,6 +14,7 @@ import (
 
 	"github.com/vpo-project/vpo/internal/jobs"
 	"github.com/vpo-project/vpo/internal/library"
+	"github.com/vpo-project/vpo/internal/plans"
 )
 
 // MaxPageSize caps every list endpoint's page.
@@ -23,8 +24,9 @@ const MaxPageSize = 1000
 const DefaultPageSize = 100
 
 type submitRequest struct {
-	Type string `json:"type"`
-	Path string `json:"path"`
+	Type   string `json:"type"`
+	Path   string `json:"path"`
+	Policy string `json:"policy,omitempty"` // plan and apply jobs
 }
 
 // submitResponse is POST /api/jobs's answer.
@@ -85,11 +87,19 @@ func (a *API) handleSubmitJob(w http.ResponseWriter, r *http.Request) error {
 			return badPath(err)
 		}
 		args = library.ProbeArgs{Path: p}
+	case "plan", "apply":
+		var err error
+		if args, err = a.policyJobArgs(req); err != nil {
+			return err
+		}
 	case "":
-		return errorf(http.StatusUnprocessableEntity, "invalid_job", `"type" is required (one of `+strings.Join(library.Kinds, ", ")+")")
+		return errorf(http.StatusUnprocessableEntity, "invalid_job", `"type" is required (one of `+strings.Join(jobKinds(), ", ")+")")
 	default:
 		return errorf(http.StatusUnprocessableEntity, "invalid_job",
-			fmt.Sprintf("unknown job type %q (want one of %s)", req.Type, strings.Join(library.Kinds, ", ")))
+			fmt.Sprintf("unknown job type %q (want one of %s)", req.Type, strings.Join(jobKinds(), ", ")))
+	}
+	if req.Policy != "" && req.Type != "plan" && req.Type != "apply" {
+		return errorf(http.StatusUnprocessableEntity, "invalid_job", fmt.Sprintf(`"policy" is not used by a %s job`, req.Type))
 	}
 	if a.deps.MaxQueued > 0 {
 		queued, _, err := a.deps.Jobs.Counts(r.Context())
@@ -116,6 +126,10 @@ func argsPath(a river.JobArgs) string {
 	case library.ScanArgs:
 		return v.Path
 	case library.ProbeArgs:
+		return v.Path
+	case plans.PlanArgs:
+		return v.Path
+	case plans.ApplyArgs:
 		return v.Path
 	}
 	return ""
@@ -152,9 +166,9 @@ func (a *API) handleListJobs(w http.ResponseWriter, r *http.Request) error {
 			fmt.Sprintf("state %q is not one of queued, running, completed, failed, cancelled", state))
 	}
 	kind := q.Get("type")
-	if kind != "" && !oneOf(kind, library.Kinds...) {
+	if kind != "" && !oneOf(kind, jobKinds()...) {
 		return errorf(http.StatusBadRequest, "invalid_query",
-			fmt.Sprintf("type %q is not one of %s", kind, strings.Join(library.Kinds, ", ")))
+			fmt.Sprintf("type %q is not one of %s", kind, strings.Join(jobKinds(), ", ")))
 	}
 	js, err := a.deps.Jobs.List(r.Context(), jobs.ListParams{State: state, Kind: kind, Limit: limit, After: after})
 	if err != nil {
