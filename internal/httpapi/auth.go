@@ -12,11 +12,13 @@ import (
 // probes. Tokens are compared in constant time
 // (as SHA-256 digests, so that not even the length leaks) and never logged.
 func (a *API) requireToken(next http.Handler) http.Handler {
-	if a.deps.AuthToken == "" {
-		return next
-	}
-	want := sha256.Sum256([]byte(a.deps.AuthToken))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		live := a.live.Load() // the token in force when the request arrived (SetLive)
+		if !live.hasToken {
+			next.ServeHTTP(w, r)
+			return
+		}
+		want := live.tokenSum
 		got, ok := bearer(r.Header.Get("Authorization"))
 		sum := sha256.Sum256([]byte(got))
 		if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {

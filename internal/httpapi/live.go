@@ -1,0 +1,60 @@
+package httpapi
+
+import (
+	"crypto/sha256"
+	"net"
+	"net/http"
+	"slices"
+)
+
+// Live are the API's settings that a reload (SIGHUP) may change while it serves.
+type Live struct {
+	// AuthToken, when set, is the bearer token every /api/ request must carry.
+	AuthToken string
+	// AllowedHosts are as Deps.AllowedHosts.
+	AllowedHosts []string
+	// MaxQueued caps the queued jobs; 0: no cap.
+	MaxQueued int
+}
+
+// liveState is what the request path reads of the Live settings, built once per
+// change and swapped in whole, so that a request sees the old settings or the new,
+// never a mix.
+type liveState struct {
+	hasToken  bool
+	tokenSum  [sha256.Size]byte
+	maxQueued int
+	hosts     *hostPolicy
+	origins   *http.CrossOriginProtection
+}
+
+// SetLive puts new Live settings in force at once for the requests that begin
+// after it; requests already past a check finish under the old settings.
+func (a *API) SetLive(l Live) {
+	a.liveMu.Lock()
+	defer a.liveMu.Unlock()
+	a.liveSet = Live{AuthToken: l.AuthToken, AllowedHosts: slices.Clone(l.AllowedHosts), MaxQueued: l.MaxQueued}
+	a.publishLive()
+}
+
+// setAddr records the bound address for the Host check and rebuilds the live state.
+func (a *API) setAddr(addr net.Addr) {
+	a.liveMu.Lock()
+	defer a.liveMu.Unlock()
+	a.addr = addr
+	a.publishLive()
+}
+
+// publishLive builds the live state from liveSet and addr and swaps it in; the
+// caller holds liveMu.
+func (a *API) publishLive() {
+	l := a.liveSet
+	st := &liveState{
+		hasToken:  l.AuthToken != "",
+		tokenSum:  sha256.Sum256([]byte(l.AuthToken)),
+		maxQueued: l.MaxQueued,
+		hosts:     newHostPolicy(a.addr, l.AllowedHosts),
+		origins:   newOriginPolicy(l.AllowedHosts),
+	}
+	a.live.Store(st)
+}
