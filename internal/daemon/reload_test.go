@@ -1,14 +1,22 @@
 package daemon
 
 import (
+	"bytes"
+	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/vpo-project/vpo/internal/config"
+	"github.com/vpo-project/vpo/internal/logging"
 )
 
 // loadFile loads a configuration from a config file with body, as `vpo serve
@@ -184,4 +192,82 @@ func TestReloadDocumented(t *testing.T) {
 			t.Errorf("the Reloading section does not name `%s`", k)
 		}
 	}
+}
+
+// syncBuffer is a log sink safe for the daemon's goroutines and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// waitFor polls the log until it contains want.
+func (s *syncBuffer) waitFor(t *testing.T, want string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(s.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in the log:\n%s", want, s.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestReloadSignals runs the daemon in-process: a SIGHUP that arrives before it is
+// ready waits and is handled once it is (the level changes, through the LevelVar);
+// a SIGHUP after SIGTERM is logged and ignored.
+func TestReloadSignals(t *testing.T) {
+	home := t.TempDir()
+	port := freePort(t)
+	cfg := testConfig(t, home, port)
+	var out syncBuffer
+	level := new(slog.LevelVar)
+	logger, err := logging.New(logging.Options{Level: "info", Format: "text", Writer: &out, LevelVar: level})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reload := func() (*config.Config, error) {
+		env := map[string]string{"VPO_SERVER_PORT": strconv.Itoa(port), "VPO_JOBS_WORKERS": "2", "VPO_LOG_LEVEL": "debug"}
+		return config.Load(config.Flags{}, config.Options{Home: home,
+			Getenv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
+	}
+	signals := make(chan os.Signal, 4)
+	signals <- syscall.SIGHUP // before Run: queued until ready
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(context.Background(), cfg, logger, Options{Signals: signals, Started: time.Now(), Reload: reload, Level: level})
+	}()
+	out.waitFor(t, `message="configuration reloaded" logger=vpo.config config_file="" changed=[logging.level] needs_restart=[]`)
+	if i, j := strings.Index(out.String(), `message="vpo is ready"`), strings.Index(out.String(), `message="reload requested"`); i < 0 || j < i {
+		t.Errorf("the early SIGHUP was handled before vpo was ready (ready at %d, reload at %d)", i, j)
+	}
+	if level.Level() != slog.LevelDebug {
+		t.Errorf("level after the reload = %v, want debug", level.Level())
+	}
+	signals <- syscall.SIGTERM
+	signals <- syscall.SIGHUP
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run returned %v after SIGTERM", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("daemon did not stop")
+	}
+	out.waitFor(t, `message="shutdown in progress; reload ignored" logger=vpo.server signal=hangup`)
+	if n := strings.Count(out.String(), `message="configuration reloaded"`); n != 1 {
+		t.Errorf("%d reloads, want 1", n)
+	}
+	close(signals)
 }
