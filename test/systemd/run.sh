@@ -850,7 +850,7 @@ printf '# run.sh: as in docs/systemd.md\n[Service]\nTemporaryFileSystem=/srv:ro\
 cx systemctl daemon-reload || true
 cx systemctl restart vpo.service || true
 JOB_M=$(submit_scan /srv/media/movies)
-out=$(api -X POST -d '{"type":"scan","path":"/srv/private"}' http://127.0.0.1:8321/api/jobs)
+out=$(api -X POST -H 'Content-Type: application/json' -d '{"type":"scan","path":"/srv/private"}' http://127.0.0.1:8321/api/jobs)
 narrowed() {
 	[[ -n $JOB_M ]] && wait_for 15 job_state_is "$JOB_M" completed &&
 		jqt '.progress.found == 4' <<<"$(job_json "$JOB_M")" &&
