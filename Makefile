@@ -46,6 +46,7 @@ $(GOLANGCI_LINT):
 		&& mv $$tmp/golangci-lint $@ && rmdir $$tmp
 
 test: test-deps ## install test dependencies, then run every test (see below)
+	$(MAKE) lint
 	$(MAKE) test/go
 	scripts/fuzz-smoke.sh
 	$(MAKE) test/systemd

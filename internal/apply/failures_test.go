@@ -147,11 +147,11 @@ func TestApplyRefusals(t *testing.T) {
 		{
 			name: "tool failure quotes the tool", policy: removeFrench,
 			setup: func(t *testing.T, e *apply.Executor, _ string) {
-				real, err := exec.LookPath("mkvmerge")
+				realTool, err := exec.LookPath("mkvmerge")
 				if err != nil {
 					t.Fatal(err)
 				}
-				e.Tools.MKVMerge = fakeTool(t, `case "$*" in *--identify*) exec `+real+` "$@";; esac
+				e.Tools.MKVMerge = fakeTool(t, `case "$*" in *--identify*) exec `+realTool+` "$@";; esac
 echo "Error: simulated failure"; exit 2`)
 			},
 			wantErr: toolrun.ErrFailed, errText: "mkvmerge failed (exit status 2): Error: simulated failure",
@@ -217,13 +217,13 @@ func TestApplyCancel(t *testing.T) {
 	dir := t.TempDir()
 	path := testmedia.MakeRich(t, dir).MKV
 	_, req := planFor(t, path, removeFrench)
-	real, err := exec.LookPath("mkvmerge")
+	realTool, err := exec.LookPath("mkvmerge")
 	if err != nil {
 		t.Fatal(err)
 	}
 	pidFile := filepath.Join(t.TempDir(), "child.pid")
 	e := newExecutor()
-	e.Tools.MKVMerge = fakeTool(t, `case "$*" in *--identify*) exec `+real+` "$@";; esac
+	e.Tools.MKVMerge = fakeTool(t, `case "$*" in *--identify*) exec `+realTool+` "$@";; esac
 echo "partial output" > "$2"
 sleep 60 &
 echo $! > `+pidFile+`
@@ -473,13 +473,13 @@ func TestApplyToolHitsFullDisk(t *testing.T) {
 	dir := mountTmpfs(t, "2m")
 	path := testmedia.MakeRich(t, dir).MKV
 	_, req := planFor(t, path, removeFrench)
-	real, err := exec.LookPath("mkvmerge")
+	realTool, err := exec.LookPath("mkvmerge")
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := newExecutor()
 	e.SpaceMargin = -1
-	e.Tools.MKVMerge = fakeTool(t, `case "$*" in *--identify*) exec `+real+` "$@";; esac
+	e.Tools.MKVMerge = fakeTool(t, `case "$*" in *--identify*) exec `+realTool+` "$@";; esac
 if ! head -c 100000000 /dev/zero > "$2" 2>/dev/null; then
 	echo "Error: Could not write to the output file: No space left on device"; exit 2
 fi`)

@@ -80,11 +80,11 @@ func TestApplyInPlace(t *testing.T) {
 // original's bytes and mtime are back and no journal is left.
 func TestApplyInPlaceUndo(t *testing.T) {
 	t.Parallel()
-	real, err := exec.LookPath("mkvpropedit")
+	realTool, err := exec.LookPath("mkvpropedit")
 	if err != nil {
 		t.Fatal(err)
 	}
-	scribble := real + ` "$@" >/dev/null || exit 2
+	scribble := realTool + ` "$@" >/dev/null || exit 2
 printf 'GARBAGEGARBAGE' | dd of="$1" bs=1 seek=60 conv=notrunc 2>/dev/null
 head -c 3000 /dev/zero >> "$1"
 `
@@ -129,7 +129,7 @@ head -c 3000 /dev/zero >> "$1"
 				t.Fatal("no error")
 			}
 			var sentinel error
-			if tt.wantErr == apply.ErrVerify || tt.wantErr == context.Canceled {
+			if errors.Is(tt.wantErr, apply.ErrVerify) || errors.Is(tt.wantErr, context.Canceled) {
 				sentinel = tt.wantErr
 			}
 			if sentinel != nil && !errors.Is(err, sentinel) || sentinel == nil && !strings.Contains(err.Error(), tt.wantErr.Error()) {

@@ -39,7 +39,7 @@ func TestSQLite(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { tx.Rollback(); db.Close() })
+			t.Cleanup(func() { _ = tx.Rollback(); _ = db.Close() })
 		},
 		OpenReadOnly: func(t *testing.T) error {
 			dir := t.TempDir()
@@ -81,18 +81,24 @@ func readOnlyDir(t *testing.T, dir string) {
 	if os.Geteuid() != 0 {
 		entries, _ := os.ReadDir(dir)
 		for _, e := range entries {
-			os.Chmod(filepath.Join(dir, e.Name()), 0o444)
+			if err := os.Chmod(filepath.Join(dir, e.Name()), 0o444); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if err := os.Chmod(dir, 0o555); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { os.Chmod(dir, 0o755) })
+		t.Cleanup(func() { _ = os.Chmod(dir, 0o755) })
 		return
 	}
 	if err := syscall.Mount(dir, dir, "", syscall.MS_BIND, ""); err != nil {
 		t.Fatalf("bind mount %s: %v", dir, err)
 	}
-	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
+	t.Cleanup(func() {
+		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
+			t.Errorf("unmount %s: %v", dir, err)
+		}
+	})
 	if err := syscall.Mount("", dir, "", syscall.MS_REMOUNT|syscall.MS_BIND|syscall.MS_RDONLY, ""); err != nil {
 		t.Fatalf("remount %s read-only: %v", dir, err)
 	}

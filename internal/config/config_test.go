@@ -10,8 +10,6 @@ import (
 	"time"
 )
 
-func ptr[T any](v T) *T { return &v }
-
 func envFrom(m map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
 }

@@ -92,7 +92,9 @@ func TestShutdownLeavesNoGoroutines(t *testing.T) {
 		t.Fatalf("submit scan: %v %v", resp, err)
 	}
 	var job struct{ ID int64 }
-	json.NewDecoder(resp.Body).Decode(&job)
+	if err := json.NewDecoder(resp.Body).Decode(&job); err != nil {
+		t.Fatal(err)
+	}
 	resp.Body.Close()
 	for {
 		resp, err := client.Get(base + "/api/jobs/" + strconv.FormatInt(job.ID, 10))
@@ -100,7 +102,9 @@ func TestShutdownLeavesNoGoroutines(t *testing.T) {
 			t.Fatal(err)
 		}
 		var j struct{ State string }
-		json.NewDecoder(resp.Body).Decode(&j)
+		if err := json.NewDecoder(resp.Body).Decode(&j); err != nil {
+			t.Fatal(err)
+		}
 		resp.Body.Close()
 		if j.State == "completed" {
 			break
@@ -134,7 +138,7 @@ func TestSecondDaemonRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer held.Release()
+	defer func() { _ = held.Release() }()
 	ignore := goleak.IgnoreCurrent()
 
 	err = Run(context.Background(), cfg, logging.Discard(), Options{Signals: make(chan os.Signal), Started: time.Now()})

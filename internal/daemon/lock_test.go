@@ -67,7 +67,9 @@ func TestLockDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatalf("LockDatabase after Release: %v", err)
 	}
-	l2.Release()
+	if err := l2.Release(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestLockDatabaseDirectoryErrors(t *testing.T) {
@@ -131,7 +133,9 @@ func TestLockReleasedOnSIGKILL(t *testing.T) {
 	if err != nil {
 		t.Fatalf("LockDatabase after the holder was killed: %v", err)
 	}
-	l.Release()
+	if err := l.Release(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestMain runs the lock-holding child of TestLockReleasedOnSIGKILL when asked to:

@@ -101,7 +101,7 @@ func (a *API) recoverPanics(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			v := recover()
-			if v == nil || v == http.ErrAbortHandler {
+			if v == nil || v == http.ErrAbortHandler { //nolint:errorlint // recover() value, compared as net/http documents
 				if v != nil {
 					panic(v)
 				}

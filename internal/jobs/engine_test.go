@@ -743,6 +743,9 @@ func TestCountsAndList(t *testing.T) {
 		}
 		plan = append(plan, detail)
 	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
 	t.Logf("Counts query plan: %q", plan)
 	if !strings.Contains(strings.Join(plan, " "), "USING") {
 		t.Errorf("Counts query does not use an index: %q", plan)

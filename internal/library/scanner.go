@@ -127,16 +127,16 @@ func (s *Scanner) resolve(p string, dir bool) (string, error) {
 	}
 	// Refuse now what the job could not read anyway (as this daemon's user, under
 	// its sandbox), rather than queue a job bound to fail.
-	if f, err := os.Open(resolved); err != nil {
+	f, err := os.Open(resolved)
+	if err != nil {
 		return "", badPath(p, err, "path %q cannot be read: %v", p, unwrapPath(err))
-	} else {
-		if dir {
-			_, err = f.ReadDir(1)
-		}
-		f.Close()
-		if err != nil && !errors.Is(err, io.EOF) {
-			return "", badPath(p, err, "path %q cannot be read: %v", p, unwrapPath(err))
-		}
+	}
+	if dir {
+		_, err = f.ReadDir(1)
+	}
+	f.Close()
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", badPath(p, err, "path %q cannot be read: %v", p, unwrapPath(err))
 	}
 	if len(s.roots) > 0 && !s.insideRoots(resolved) {
 		return "", badPath(p, nil, "path %q is outside the library roots (%s)", p, strings.Join(s.roots, ", "))
@@ -345,7 +345,7 @@ func (s *Scanner) ProbeEntry(ctx context.Context, e scan.Entry, logger *slog.Log
 	if err != nil {
 		// The file vanished or changed while we looked at it; the next scan sees it.
 		log.Warn("cannot fingerprint file; skipped", "error", err.Error())
-		return catalog.File{}, fmt.Errorf("%w: %v", errFileUnreadable, err)
+		return catalog.File{}, fmt.Errorf("%w: %w", errFileUnreadable, err)
 	}
 	obs := catalog.Observation{Path: e.Path, Size: e.Size, ModTime: e.ModTime, Fingerprint: fp}
 	res, perr := s.prober.Probe(ctx, e.Path)
@@ -370,7 +370,7 @@ func (s *Scanner) ProbeEntry(ctx context.Context, e scan.Entry, logger *slog.Log
 	}
 	if perr != nil {
 		log.Warn("ffprobe could not read file; recorded with the error", "error", perr.Error())
-		return catalog.File{ID: id, Path: e.Path, ProbeError: obs.ProbeError}, fmt.Errorf("%w: %v", errFileUnreadable, perr)
+		return catalog.File{ID: id, Path: e.Path, ProbeError: obs.ProbeError}, fmt.Errorf("%w: %w", errFileUnreadable, perr)
 	}
 	log.Debug("file probed", "container", res.Container, "tracks", len(res.Tracks))
 	return catalog.File{ID: id, Path: e.Path, Container: res.Container}, nil

@@ -72,7 +72,7 @@ func (w *Workers) interrupted(ctx context.Context, jobID int64, log *slog.Logger
 	} else {
 		log.Info("job cancelled")
 	}
-	return fmt.Errorf("%w (%v)", ctx.Err(), err)
+	return fmt.Errorf("%w (%w)", ctx.Err(), err)
 }
 
 type scanWorker struct {

@@ -36,7 +36,7 @@ var DefaultCommentaryPatterns = []string{"commentary", "director", "audio descri
 // out of the title before the commentary patterns are tried, so "English
 // (Director's Cut)" is main audio while "Director's Cut - Commentary" is
 // still commentary. The original vpo takes all of these for commentary.
-var notCommentary = regexp.MustCompile(`(?i)\b(?:(?:no|without|w/o|sans|free of|minus)\s+(?:the\s+)?commentar(?:y|ies)|non[\s-]?commentar(?:y|ies)|commentar(?:y|ies)[\s-]*free|director(?:'|’)?s\s*(?:cut|edition|version))\b`)
+var notCommentary = regexp.MustCompile(`(?i)\b(?:(?:no|without|w/o|sans|free of|minus)\s+(?:the\s+)?commentar(?:y|ies)|non[\s-]?commentar(?:y|ies)|commentar(?:y|ies)[\s-]*free|director(?:'|’)?s\s*(?:cut|edition|version))\b`) //nolint:misspell // "commentar" is the stem of commentary|commentaries
 
 // Music and effects keywords, as the original vpo's metadata detection has
 // them, but matched as whole words: the original's substring match takes

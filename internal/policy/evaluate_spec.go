@@ -8,13 +8,12 @@ import "regexp"
 // itself never looks a default up.
 
 type evalPolicy struct {
-	name        string
-	classifier  *Classifier
-	audioPrefs  []string // normalized config.audio_languages
-	subPrefs    []string // normalized config.subtitle_languages
-	onError     string   // continue | skip | fail
-	phases      []evalPhase
-	compileErrs []string // errors found while compiling (bad regex, ...)
+	name       string
+	classifier *Classifier
+	audioPrefs []string // normalized config.audio_languages
+	subPrefs   []string // normalized config.subtitle_languages
+	onError    string   // continue | skip | fail
+	phases     []evalPhase
 }
 
 type evalPhase struct {

@@ -10,7 +10,7 @@ import (
 func TestRun(t *testing.T) {
 	// Not parallel: t.Setenv.
 	t.Setenv("SOURCE_DATE_EPOCH", "1700000000") // 2023-11-14
-	dir := filepath.Join(t.TempDir(), "man") // created by run
+	dir := filepath.Join(t.TempDir(), "man")    // created by run
 	if err := run(dir, "v1.2.3"); err != nil {
 		t.Fatalf("run: %v", err)
 	}
