@@ -363,12 +363,30 @@ func (e *Engine) stop(ctx context.Context, soft time.Duration) error {
 // come from args' InsertOpts method, if any. The job starts within tens of
 // milliseconds if a worker slot is free and the engine is started.
 func (e *Engine) Insert(ctx context.Context, args river.JobArgs) (int64, error) {
-	res, err := e.client.Insert(ctx, args, nil)
-	if err != nil {
-		return 0, fmt.Errorf("jobs: insert %s: %w", args.Kind(), catalog.Classify(err))
+	var err error
+	for attempt := 1; ; attempt++ {
+		var res *rivertype.JobInsertResult
+		res, err = e.client.Insert(ctx, args, nil)
+		if err == nil {
+			return res.Job.ID, nil
+		}
+		err = catalog.Classify(err)
+		// SQLite's busy handler is not fair: under heavy write contention one
+		// connection can lose the race for the lock for the whole busy_timeout
+		// while others get it. A submission that lost tries again, a bounded
+		// number of times, rather than answer "database is locked".
+		if !errors.Is(err, catalog.ErrBusy) || attempt == insertBusyAttempts || ctx.Err() != nil {
+			break
+		}
+		e.log.Warn("job insert waited a busy timeout for the database's write lock; trying again",
+			slog.String("kind", args.Kind()), slog.Int("attempt", attempt))
 	}
-	return res.Job.ID, nil
+	return 0, fmt.Errorf("jobs: insert %s: %w", args.Kind(), err)
 }
+
+// insertBusyAttempts is how many times Insert tries when the database stays locked
+// for a whole busy timeout.
+const insertBusyAttempts = 3
 
 // onStuck is River's JobStuckHandler: a job ran past its timeout plus River's
 // stuck threshold without returning. It keeps its worker slot.

@@ -48,9 +48,13 @@ func TestLoadEveryKey(t *testing.T) {
 	if !slices.Equal(c.AudioLanguages, []string{"jpn", "eng", "und"}) || !slices.Equal(c.SubtitleLanguages, []string{"eng"}) || c.OnError != OnErrorSkip {
 		t.Errorf("config = %+v", c)
 	}
+	cl, err := NewClassifier(c.CommentaryPatterns, c.AudioLanguages, c.SubtitleLanguages)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for title, want := range map[string]bool{"Commentary by X": true, "COMENTARY": true, "The Director": false, "director": true, "Behind The Scenes": true, "Main": false} {
-		if got := c.IsCommentaryTitle(title); got != want {
-			t.Errorf("IsCommentaryTitle(%q) = %v, want %v", title, got, want)
+		if got := cl.IsCommentary(title); got != want {
+			t.Errorf("IsCommentary(%q) = %v, want %v", title, got, want)
 		}
 	}
 	if len(p.Phases) != 8 {
@@ -217,7 +221,11 @@ func TestParseDefaults(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("config = %+v, want %+v", got, want)
 	}
-	if !p.Config.IsCommentaryTitle("Audio Description (English)") || p.Config.IsCommentaryTitle("English 5.1") {
+	cl, err := NewClassifier(p.Config.CommentaryPatterns, p.Config.AudioLanguages, p.Config.SubtitleLanguages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cl.IsCommentary("Audio Description (English)") || cl.IsCommentary("English 5.1") || cl.IsCommentary("Commentary-free") {
 		t.Error("default commentary patterns do not match as expected")
 	}
 	ph := p.Phases[0]

@@ -77,16 +77,6 @@ type Config struct {
 // same order. Compiling happened at load, so this never fails.
 func (c *Config) Commentary() []*regexp.Regexp { return c.commentary }
 
-// IsCommentaryTitle reports whether title matches any commentary pattern.
-func (c *Config) IsCommentaryTitle(title string) bool {
-	for _, re := range c.commentary {
-		if re.MatchString(title) {
-			return true
-		}
-	}
-	return false
-}
-
 // Phase is one entry of `phases:`. Within a phase vpo applies the operations
 // in a fixed order whatever their order in the file.
 type Phase struct {
