@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what vpo's tests need on Debian 12: ffmpeg (the real ffprobe, and ffmpeg
-# to make test media), mkvtoolnix (mkvmerge and mkvpropedit for apply), wrk and hyperfine (benchmarks), sqlite3 (fault tests), gcc
+# to make test media), mkvtoolnix (mkvmerge and mkvpropedit for apply), chromium (the
+# browser tests of the web UI), wrk and hyperfine (benchmarks), sqlite3 (fault tests), gcc
 # (the race detector needs cgo), debootstrap, systemd-container and jq (the
 # real-systemd tests). Quick when everything is already there. The Go tools
 # (golangci-lint, at the version pinned in the Makefile) come from `make tools`,
 # which `make test-deps` runs after this script.
 set -euo pipefail
-pkgs=(ffmpeg mkvtoolnix wrk hyperfine sqlite3 gcc libc6-dev debootstrap systemd-container curl ca-certificates procps iproute2 jq)
+pkgs=(ffmpeg mkvtoolnix chromium wrk hyperfine sqlite3 gcc libc6-dev debootstrap systemd-container curl ca-certificates procps iproute2 jq)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

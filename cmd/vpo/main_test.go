@@ -67,6 +67,10 @@ func ScriptParams(t *testing.T, dir string) testscript.Params {
 			"sleep":      cmdSleep,
 			"weirdnames": cmdWeirdNames,
 			"waitlog":    cmdWaitLog,
+			// policy_*.txtar (policy_cmds_test.go)
+			"mkpolicymedia": cmdMkPolicyMedia,
+			"mediastate":    cmdMediaState,
+			"httpyaml":      cmdHTTPYAML,
 		},
 	}
 }

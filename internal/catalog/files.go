@@ -197,33 +197,7 @@ type FileFilter struct {
 
 // ListFiles returns a page of files in id order.
 func (s *Store) ListFiles(ctx context.Context, f FileFilter) ([]File, error) {
-	var where []string
-	var args []any
-	if f.After > 0 {
-		where = append(where, s.q.filterAfter)
-		args = append(args, f.After)
-	}
-	if f.PathPrefix != "" {
-		lo, hi := prefixRange(f.PathPrefix)
-		where = append(where, s.q.filterPrefix)
-		args = append(args, lo, hi)
-	}
-	if f.Container != "" {
-		where = append(where, s.q.filterContain)
-		args = append(args, f.Container)
-	}
-	if f.Codec != "" {
-		where = append(where, s.q.filterCodec)
-		args = append(args, f.Codec)
-	}
-	if f.Language != "" {
-		where = append(where, s.q.filterLanguage)
-		args = append(args, f.Language)
-	}
-	if f.Missing != nil {
-		where = append(where, s.q.filterMissing)
-		args = append(args, *f.Missing)
-	}
+	where, args := s.fileWhere(f)
 	q := s.q.selectFiles
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
@@ -314,4 +288,36 @@ func (s *Store) getFile(ctx context.Context, query string, arg any) (File, error
 		return f, fmt.Errorf("get tracks of file %d: %w", f.ID, Classify(err))
 	}
 	return f, nil
+}
+
+// fileWhere is the WHERE conditions of a FileFilter and their arguments.
+func (s *Store) fileWhere(f FileFilter) ([]string, []any) {
+	var where []string
+	var args []any
+	if f.After > 0 {
+		where = append(where, s.q.filterAfter)
+		args = append(args, f.After)
+	}
+	if f.PathPrefix != "" {
+		lo, hi := prefixRange(f.PathPrefix)
+		where = append(where, s.q.filterPrefix)
+		args = append(args, lo, hi)
+	}
+	if f.Container != "" {
+		where = append(where, s.q.filterContain)
+		args = append(args, f.Container)
+	}
+	if f.Codec != "" {
+		where = append(where, s.q.filterCodec)
+		args = append(args, f.Codec)
+	}
+	if f.Language != "" {
+		where = append(where, s.q.filterLanguage)
+		args = append(args, f.Language)
+	}
+	if f.Missing != nil {
+		where = append(where, s.q.filterMissing)
+		args = append(args, *f.Missing)
+	}
+	return where, args
 }

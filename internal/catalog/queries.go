@@ -14,22 +14,26 @@ type queries struct {
 	probe              string
 	checkpoint         string
 
-	knownFiles     string
-	upsertFile     string
-	deleteTracks   string
-	insertTrack    string
-	setMissing     string
-	selectFiles    string // followed by the filter's WHERE, ORDER BY id and LIMIT
-	fileByID       string
-	fileByPath     string
-	tracksOfFile   string
-	filterAfter    string
-	filterPrefix   string
-	filterContain  string
-	filterCodec    string
-	filterLanguage string
-	filterMissing  string
-	orderByIDLimit string
+	knownFiles   string
+	upsertFile   string
+	deleteTracks string
+	insertTrack  string
+	setMissing   string
+	selectFiles  string // followed by the filter's WHERE, ORDER BY id and LIMIT
+	// selectFilesWithTracks is selectFiles with one more column: the file's
+	// tracks packed as a JSON array of [idx, default, forced, channels, width,
+	// height, type, codec, language, title] in idx order (see EachFile).
+	selectFilesWithTracks string
+	fileByID              string
+	fileByPath            string
+	tracksOfFile          string
+	filterAfter           string
+	filterPrefix          string
+	filterContain         string
+	filterCodec           string
+	filterLanguage        string
+	filterMissing         string
+	orderByIDLimit        string
 
 	saveProgress string
 	addNote      string

@@ -32,8 +32,14 @@ INSERT INTO tracks (file_id, idx, type, codec, language, title, is_default, is_f
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	setMissing:  `UPDATE files SET missing = ?, updated_at = ? WHERE id = ?`,
 	selectFiles: `SELECT ` + fileColumnsSQLite + ` FROM files`,
-	fileByID:    `SELECT ` + fileColumnsSQLite + ` FROM files WHERE id = ?`,
-	fileByPath:  `SELECT ` + fileColumnsSQLite + ` FROM files WHERE path = ?`,
+	// json_group_array does its work in C inside SQLite: one row per file is
+	// read instead of one per track, and reading a column costs more than
+	// building the JSON (docs/benchmarks.md, "Policy dry run").
+	selectFilesWithTracks: `SELECT ` + fileColumnsSQLite + `, (SELECT json_group_array(json_array(t.idx, t.is_default,
+  t.is_forced, coalesce(t.channels, 0), coalesce(t.width, 0), coalesce(t.height, 0), t.type, t.codec, t.language, t.title))
+ FROM tracks t WHERE t.file_id = files.id) FROM files`,
+	fileByID:   `SELECT ` + fileColumnsSQLite + ` FROM files WHERE id = ?`,
+	fileByPath: `SELECT ` + fileColumnsSQLite + ` FROM files WHERE path = ?`,
 	tracksOfFile: `
 SELECT idx, type, codec, language, title, is_default, is_forced, channels, channel_layout, width, height, frame_rate
 FROM tracks WHERE file_id = ? ORDER BY idx`,

@@ -37,7 +37,7 @@ background jobs. Run "vpo serve" to start the daemon.`,
 	root.CompletionOptions.DisableDefaultCmd = true
 
 	root.AddCommand(newServeCmd(env), newScanCmd(env), newInspectCmd(env), newJobsCmd(env), newFilesCmd(env), newHealthCmd(env),
-		newConfigCmd(env), newDoctorCmd(env), newMigrateCmd(env))
+		newConfigCmd(env), newDoctorCmd(env), newMigrateCmd(env), newPolicyCmd(env))
 	root.AddCommand(newCompletionCmd(env))
 	return root
 }

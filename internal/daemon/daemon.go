@@ -22,9 +22,11 @@ import (
 	"github.com/vpo-project/vpo/internal/httpapi"
 	"github.com/vpo-project/vpo/internal/jobs"
 	"github.com/vpo-project/vpo/internal/logging"
+	"github.com/vpo-project/vpo/internal/policy"
 	"github.com/vpo-project/vpo/internal/systemd"
 	"github.com/vpo-project/vpo/internal/version"
 	"github.com/vpo-project/vpo/internal/watch"
+	"github.com/vpo-project/vpo/internal/web"
 )
 
 // Server timeouts. Header and idle timeouts protect against slow or abandoned
@@ -70,7 +72,15 @@ func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	if err := checkRootModes(cfg); err != nil {
 		return err // a configuration error: before anything starts
 	}
-	d := &daemon{cfg: cfg, current: cfg, logger: logger, log: logging.Component(logger, "server"), opts: opts, notifier: notifier}
+	// The policies are read here (and again on a reload): a policy the
+	// configuration names that is missing or invalid is a configuration error,
+	// before anything starts.
+	policies, err := loadPolicies(cfg, logging.Component(logger, "policy"), configuredPolicies(cfg))
+	if err != nil {
+		return err
+	}
+	d := &daemon{cfg: cfg, current: cfg, logger: logger, log: logging.Component(logger, "server"), opts: opts, notifier: notifier,
+		policies: policies}
 	components := d.components()
 	if err := startAll(ctx, d.shutdownContext, components); err != nil {
 		return err
@@ -93,10 +103,12 @@ type daemon struct {
 	log      *slog.Logger // vpo.server
 	opts     Options
 	notifier *systemd.Notifier
+	policies *policy.Registry // loaded before the components start
 
 	lock   *Lock        // lock
 	app    *app.App     // store
 	api    *httpapi.API // api
+	ui     *web.UI      // api: the web UI, mounted under /ui/
 	probes struct {     // api: the background health probes
 		begin  chan struct{} // closed by the ready step: the probe rounds start
 		cancel context.CancelFunc
@@ -210,11 +222,28 @@ func (d *daemon) startAPI(context.Context) error {
 		Jobs:          d.app.Jobs,
 		Store:         d.app.Store,
 		Scanner:       d.app.Scanner,
+		Policies:      d.policies,
 		MaxQueued:     d.cfg.Jobs.MaxQueued,
 		AuthToken:     d.cfg.Server.AuthToken,
 		AllowedHosts:  d.cfg.Server.AllowedHosts,
 		WriteTimeout:  writeTimeout,
 	})
+	ui, err := web.New(web.Deps{
+		Logger:      logging.Component(d.logger, "ui"),
+		Store:       d.app.Store,
+		Jobs:        d.app.Jobs,
+		Scanner:     d.app.Scanner,
+		Health:      d.api,
+		WatchStates: d.WatchStates,
+		Config:      d.cfg,
+		Version:     version.String(),
+		Token:       d.cfg.Server.AuthToken,
+		MaxQueued:   d.cfg.Jobs.MaxQueued,
+	})
+	if err != nil {
+		return err
+	}
+	d.ui = ui
 	ctx, cancel := context.WithCancel(context.Background())
 	begin, done := make(chan struct{}), make(chan struct{})
 	d.probes.begin, d.probes.cancel, d.probes.done = begin, cancel, done
@@ -230,6 +259,7 @@ func (d *daemon) startAPI(context.Context) error {
 }
 
 func (d *daemon) stopProbes(context.Context) {
+	d.ui.Close() // a no-op after the HTTP server's shutdown closed it
 	d.probes.cancel()
 	<-d.probes.done
 }
@@ -259,13 +289,16 @@ func (d *daemon) bindHTTP(context.Context) error {
 	d.ln = ln
 	d.api.Listening(ln.Addr())
 	d.srv = &http.Server{
-		Handler:           routes(d.api),
+		Handler:           routes(d.api, d.ui),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logging.Component(d.logger, "http").Handler(), slog.LevelWarn),
 	}
+	// The UI's live streams never go idle: Shutdown ends them first, or it would
+	// wait for them until its deadline.
+	d.srv.RegisterOnShutdown(d.ui.Close)
 	d.serveErr = make(chan error, 1)
 	return nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/vpo-project/vpo/internal/catalog"
 	"github.com/vpo-project/vpo/internal/jobs"
 	"github.com/vpo-project/vpo/internal/library"
+	"github.com/vpo-project/vpo/internal/policy"
 )
 
 // MaxBodyBytes bounds every request body.
@@ -47,6 +48,8 @@ type Deps struct {
 	Jobs    *jobs.Engine
 	Store   *catalog.Store
 	Scanner *library.Scanner
+	// Policies are the policies loaded at startup; nil: the policy routes answer 503.
+	Policies *policy.Registry
 	// MaxQueued caps the queued jobs; a submission beyond it gets 429. 0: no cap.
 	MaxQueued int
 	// AuthToken, when set, is the bearer token every /api/ request must carry.
@@ -130,7 +133,12 @@ func newAPI(deps Deps, extra func(a *API)) *API {
 		a.handle("POST /api/jobs/{id}/cancel", a.handleCancelJob)
 		a.handle("GET /api/files", a.handleListFiles)
 		a.handle("GET /api/files/{id}", a.handleGetFile)
+		a.handle("GET /api/files/{id}/plan", a.handleFilePlan)
 	}
+	a.handle("GET /api/policies", a.handleListPolicies)
+	a.handle("GET /api/policies/{name}", a.handleGetPolicy)
+	// POST /api/policies/validate; see handlePolicyPost for why not its own pattern.
+	a.handle("POST /api/policies/{name}", a.handlePolicyPost)
 	if extra != nil {
 		extra(a)
 	}

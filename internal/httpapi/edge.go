@@ -52,7 +52,11 @@ func (a *API) requireJSON(next http.Handler) http.Handler {
 			return
 		}
 		ct := r.Header.Get("Content-Type")
-		if mt, _, err := mime.ParseMediaType(ct); err == nil && mt == "application/json" {
+		if mt, _, err := mime.ParseMediaType(ct); err == nil && (mt == "application/json" ||
+			r.URL.Path == validatePolicyPath && yamlMediaTypes[mt]) {
+			// POST /api/policies/validate also takes a YAML body: none of the YAML
+			// types is a CORS simple type, so they keep the preflight just as
+			// application/json does (policies_handlers.go).
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -39,6 +39,7 @@ func Run(t *testing.T, b Backend) {
 	t.Run("ProgressAndNotes", func(t *testing.T) { t.Parallel(); testProgressAndNotes(t, b.Open(t)) })
 	t.Run("NonUTF8Paths", func(t *testing.T) { t.Parallel(); testNonUTF8Paths(t, b.Open(t)) })
 	t.Run("NotFound", func(t *testing.T) { t.Parallel(); testNotFound(t, b.Open(t)) })
+	t.Run("EachFile", func(t *testing.T) { t.Parallel(); testEachFile(t, b.Open(t)) })
 	t.Run("Busy", func(t *testing.T) { t.Parallel(); testBusy(t, b) })
 	t.Run("ReadOnly", func(t *testing.T) {
 		t.Parallel()

@@ -1,0 +1,225 @@
+package catalog
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/vpo-project/vpo/internal/probe"
+)
+
+// EachPage is how many files EachFile reads per query.
+const EachPage = 1000
+
+// EachFile calls fn for every file that f selects, in id order, with its
+// tracks, and stops at the first error fn returns (returned unchanged).
+// f.After starts after a file; f.Limit is ignored. A track's frame rate and
+// channel layout are not read (they are zero).
+//
+// It streams: files are read EachPage at a time, one query per page that
+// returns each file's tracks packed into one JSON column (a row per file, not
+// per track: reading a column costs more than building the JSON), so memory
+// stays bounded whatever the size of the catalogue. The next page is read
+// while fn works through the current one, on another connection; no read
+// transaction stays open while fn runs, so fn may use the store.
+func (s *Store) EachFile(ctx context.Context, f FileFilter, fn func(File) error) error {
+	type page struct {
+		files []File
+		err   error
+	}
+	pages := make(chan page, 1)
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	// The reader ends before EachFile returns: cancel, then wait for it.
+	defer func() { cancel(); <-done }()
+	go func() {
+		defer close(done)
+		defer close(pages)
+		for {
+			files, err := s.filePage(ctx, f)
+			select {
+			case pages <- page{files, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil || len(files) < EachPage {
+				return
+			}
+			f.After = files[len(files)-1].ID
+		}
+	}()
+	for p := range pages {
+		if p.err != nil {
+			return p.err
+		}
+		for i := range p.files {
+			if err := fn(p.files[i]); err != nil {
+				return err
+			}
+		}
+	}
+	return ctx.Err()
+}
+
+func (s *Store) filePage(ctx context.Context, f FileFilter) ([]File, error) {
+	where, args := s.fileWhere(f)
+	q := s.q.selectFilesWithTracks
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += s.q.orderByIDLimit
+	args = append(args, EachPage)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read files: %w", Classify(err))
+	}
+	defer rows.Close()
+	out := make([]File, 0, EachPage)
+	// Types, codecs, languages and many titles repeat from file to file: one
+	// string each per page rather than one per track.
+	intern := make(map[string]string)
+	var packed []byte
+	for rows.Next() {
+		file, err := scanFile(packedRow{rows, &packed})
+		if err != nil {
+			return nil, fmt.Errorf("read files: %w", Classify(err))
+		}
+		if file.Tracks, err = unpackTracks(packed, intern); err != nil {
+			return nil, fmt.Errorf("read tracks of file %d: %w", file.ID, err)
+		}
+		out = append(out, file)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read files: %w", Classify(err))
+	}
+	return out, nil
+}
+
+// packedRow scans a file row followed by its packed tracks (the last column
+// of selectFilesWithTracks).
+type packedRow struct {
+	r      rowScanner
+	packed *[]byte
+}
+
+func (p packedRow) Scan(dest ...any) error { return p.r.Scan(append(dest, p.packed)...) }
+
+var errPacked = errors.New("malformed packed tracks")
+
+// unpackTracks parses selectFilesWithTracks' packed tracks. It is a small parser for exactly
+// that shape, several times faster than encoding/json; a string with an
+// escape goes to encoding/json.
+func unpackTracks(b []byte, intern map[string]string) ([]probe.Track, error) {
+	p := packedParser{b: b, intern: intern}
+	if !p.eat('[') {
+		return nil, errPacked
+	}
+	if p.eat(']') {
+		return nil, nil
+	}
+	out := make([]probe.Track, 0, 1+bytes.Count(b, []byte("],[")))
+	for {
+		var t probe.Track
+		if !p.eat('[') {
+			return nil, errPacked
+		}
+		var ints [6]int
+		for i := range ints {
+			v, ok := p.int()
+			if !ok || !p.eat(',') {
+				return nil, errPacked
+			}
+			ints[i] = v
+		}
+		t.Index, t.Default, t.Forced, t.Channels, t.Width, t.Height = ints[0], ints[1] != 0, ints[2] != 0, ints[3], ints[4], ints[5]
+		for i, dst := range []*string{&t.Type, &t.Codec, &t.Language, &t.Title} {
+			if i > 0 && !p.eat(',') {
+				return nil, errPacked
+			}
+			s, ok := p.str()
+			if !ok {
+				return nil, errPacked
+			}
+			*dst = s
+		}
+		if !p.eat(']') {
+			return nil, errPacked
+		}
+		out = append(out, t)
+		if p.eat(']') {
+			break
+		}
+		if !p.eat(',') {
+			return nil, errPacked
+		}
+	}
+	// json_group_array's order is the subquery's scan order (the (file_id,
+	// idx) index) in practice, but SQL does not promise it.
+	if !slices.IsSortedFunc(out, func(a, b probe.Track) int { return a.Index - b.Index }) {
+		slices.SortFunc(out, func(a, b probe.Track) int { return a.Index - b.Index })
+	}
+	return out, nil
+}
+
+type packedParser struct {
+	b      []byte
+	i      int
+	intern map[string]string
+}
+
+func (p *packedParser) eat(c byte) bool {
+	if p.i < len(p.b) && p.b[p.i] == c {
+		p.i++
+		return true
+	}
+	return false
+}
+
+func (p *packedParser) int() (int, bool) {
+	start := p.i
+	for p.i < len(p.b) && (p.b[p.i] == '-' || p.b[p.i] >= '0' && p.b[p.i] <= '9') {
+		p.i++
+	}
+	v, err := strconv.Atoi(string(p.b[start:p.i]))
+	return v, err == nil
+}
+
+func (p *packedParser) str() (string, bool) {
+	if !p.eat('"') {
+		return "", false
+	}
+	start, escaped := p.i, false
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case '\\':
+			escaped = true
+			p.i += 2
+			continue
+		case '"':
+			raw := p.b[start:p.i]
+			p.i++
+			if !escaped {
+				if s, ok := p.intern[string(raw)]; ok {
+					return s, true
+				}
+				s := string(raw)
+				if len(p.intern) < 4096 {
+					p.intern[s] = s
+				}
+				return s, true
+			}
+			var s string
+			if err := json.Unmarshal(p.b[start-1:p.i], &s); err != nil {
+				return "", false
+			}
+			return s, true
+		}
+		p.i++
+	}
+	return "", false
+}
