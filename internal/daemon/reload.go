@@ -10,6 +10,7 @@ import (
 	"github.com/vpo-project/vpo/internal/config"
 	"github.com/vpo-project/vpo/internal/httpapi"
 	"github.com/vpo-project/vpo/internal/logging"
+	"github.com/vpo-project/vpo/internal/policy"
 )
 
 // liveKeys are the settings that a reload (SIGHUP) puts in force while vpo runs.
@@ -23,7 +24,7 @@ var liveKeys = map[string]bool{
 	"server.allow_unauthenticated": true, // checked against the bound address below
 	"server.allowed_hosts":         true,
 	"jobs.max_queued":              true,
-	"policies.dir":                 true,
+	"policies.dir":                 true, // the policies are read again on every reload anyway
 }
 
 // reloadPlan is what a reload does: the configuration to put in force (the new one,
@@ -71,7 +72,7 @@ func keys(cs []config.Change) []string {
 }
 
 // reload re-reads the configuration file (and the environment and flags of the
-// start) on SIGHUP. Everything is loaded and validated first; on any error nothing
+// start) and the policies on SIGHUP. Everything is loaded and validated first; on any error nothing
 // changes and the error is logged. Otherwise the live settings are put in force at
 // once, and those that need a restart are logged with their old and new values and
 // keep the old. systemd hears RELOADING=1 before and READY=1 after, either way.
@@ -108,21 +109,49 @@ func (d *daemon) reload(ctx context.Context) {
 		fail(err)
 		return
 	}
+	policies, err := reloadPolicies(p.cfg)
+	if err != nil {
+		fail(err)
+		return
+	}
 	for _, c := range p.restart {
 		log.Warn("setting changed, but it needs a restart; the old value stays in force",
 			"key", c.Key, "old", c.Old, "new", c.New)
 	}
-	d.apply(p.cfg)
+	d.apply(p.cfg, policies)
 	d.current = p.cfg
 	log.Info("configuration reloaded", "config_file", p.cfg.File, "changed", keys(p.live),
-		"needs_restart", keys(p.restart), "duration_ms", ms(time.Since(t)))
+		"needs_restart", keys(p.restart), "policies", len(policies.Entries()), "duration_ms", ms(time.Since(t)))
 }
 
-// apply puts cfg's live settings in force. Each part is swapped at once (the API's
-// settings together); none can fail, as cfg has been validated.
-func (d *daemon) apply(cfg *config.Config) {
+// reloadPolicies loads the policies of cfg's policies.dir for a reload. Any problem
+// refuses the whole reload, unlike at startup (where an invalid policy that no root
+// names is served as invalid): a policy in force is never replaced by a broken
+// edit of it, and what the reload would serve is all valid.
+func reloadPolicies(cfg *config.Config) (*policy.Registry, error) {
+	reg, err := policy.LoadRegistry(cfg.Policies.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("policies.dir %s: %w", cfg.Policies.Dir, err)
+	}
+	for _, e := range reg.Entries() {
+		if e.Err != nil {
+			return nil, fmt.Errorf("policy %q is not valid: %w", e.Name, e.Err)
+		}
+	}
+	for _, n := range configuredPolicies(cfg) {
+		if err := reg.ValidateNamed([]string{n.name}); err != nil {
+			return nil, &config.Error{Origin: n.origin, Key: n.key, Msg: n.context + err.Error(), Err: err}
+		}
+	}
+	return reg, nil
+}
+
+// apply puts cfg's live settings and the policies in force. Each part is swapped
+// at once (the API's settings and policies together); none can fail, as cfg and
+// the policies have been validated.
+func (d *daemon) apply(cfg *config.Config, policies *policy.Registry) {
 	d.api.SetLive(httpapi.Live{AuthToken: cfg.Server.AuthToken, AllowedHosts: cfg.Server.AllowedHosts,
-		MaxQueued: cfg.Jobs.MaxQueued})
+		MaxQueued: cfg.Jobs.MaxQueued, Policies: policies})
 	if d.opts.Level != nil {
 		if l, err := logging.ParseLevel(cfg.Logging.Level); err == nil {
 			d.opts.Level.Set(l)

@@ -124,7 +124,8 @@ func newAPI(deps Deps, extra func(a *API)) *API {
 	}
 	a := &API{deps: deps, logger: deps.Logger, apiMux: http.NewServeMux(), healthMux: http.NewServeMux()}
 	a.addr = deps.Addr
-	a.SetLive(Live{AuthToken: deps.AuthToken, AllowedHosts: deps.AllowedHosts, MaxQueued: deps.MaxQueued})
+	a.SetLive(Live{AuthToken: deps.AuthToken, AllowedHosts: deps.AllowedHosts, MaxQueued: deps.MaxQueued,
+		Policies: deps.Policies})
 	a.handle("GET /health", a.handleHealth)
 	if deps.Jobs != nil {
 		a.handle("POST /api/jobs", a.handleSubmitJob)

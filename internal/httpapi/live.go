@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/http"
 	"slices"
+
+	"github.com/vpo-project/vpo/internal/policy"
 )
 
 // Live are the API's settings that a reload (SIGHUP) may change while it serves.
@@ -15,6 +17,8 @@ type Live struct {
 	AllowedHosts []string
 	// MaxQueued caps the queued jobs; 0: no cap.
 	MaxQueued int
+	// Policies are the policies served; nil: the policy routes answer 503.
+	Policies *policy.Registry
 }
 
 // liveState is what the request path reads of the Live settings, built once per
@@ -24,6 +28,7 @@ type liveState struct {
 	hasToken  bool
 	tokenSum  [sha256.Size]byte
 	maxQueued int
+	policies  *policy.Registry
 	hosts     *hostPolicy
 	origins   *http.CrossOriginProtection
 }
@@ -33,7 +38,8 @@ type liveState struct {
 func (a *API) SetLive(l Live) {
 	a.liveMu.Lock()
 	defer a.liveMu.Unlock()
-	a.liveSet = Live{AuthToken: l.AuthToken, AllowedHosts: slices.Clone(l.AllowedHosts), MaxQueued: l.MaxQueued}
+	l.AllowedHosts = slices.Clone(l.AllowedHosts)
+	a.liveSet = l
 	a.publishLive()
 }
 
@@ -53,6 +59,7 @@ func (a *API) publishLive() {
 		hasToken:  l.AuthToken != "",
 		tokenSum:  sha256.Sum256([]byte(l.AuthToken)),
 		maxQueued: l.MaxQueued,
+		policies:  l.Policies,
 		hosts:     newHostPolicy(a.addr, l.AllowedHosts),
 		origins:   newOriginPolicy(l.AllowedHosts),
 	}
