@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -81,6 +82,7 @@ func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	}
 	d := &daemon{cfg: cfg, current: cfg, logger: logger, log: logging.Component(logger, "server"), opts: opts, notifier: notifier,
 		policies: policies}
+	d.maxQueued.Store(int64(cfg.Jobs.MaxQueued))
 	components := d.components()
 	if err := startAll(ctx, d.shutdownContext, components); err != nil {
 		return err
@@ -97,13 +99,16 @@ func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 // daemon holds what the components share. Each field is set by the start of the
 // component that owns it, before any later component starts.
 type daemon struct {
-	cfg      *config.Config // as at startup: what needs a restart never changes
-	current  *config.Config // in force: cfg with the reloads' live changes (wait's goroutine only)
-	logger   *slog.Logger
-	log      *slog.Logger // vpo.server
-	opts     Options
-	notifier *systemd.Notifier
-	policies *policy.Registry // loaded before the components start
+	cfg     *config.Config // as at startup: what needs a restart never changes
+	current *config.Config // in force: cfg with the reloads' live changes (wait's goroutine only)
+	// maxQueued is jobs.max_queued in force, for the watcher's batches (a reload
+	// changes it).
+	maxQueued atomic.Int64
+	logger    *slog.Logger
+	log       *slog.Logger // vpo.server
+	opts      Options
+	notifier  *systemd.Notifier
+	policies  *policy.Registry // loaded before the components start
 
 	lock   *Lock        // lock
 	app    *app.App     // store

@@ -11,6 +11,7 @@ import (
 	"github.com/vpo-project/vpo/internal/httpapi"
 	"github.com/vpo-project/vpo/internal/logging"
 	"github.com/vpo-project/vpo/internal/policy"
+	"github.com/vpo-project/vpo/internal/web"
 )
 
 // liveKeys are the settings that a reload (SIGHUP) puts in force while vpo runs.
@@ -19,11 +20,11 @@ import (
 // ("Reloading") lists both kinds and why.
 var liveKeys = map[string]bool{
 	"logging.level":                true, // the logger's LevelVar
-	"server.auth_token":            true, // the API's live state (httpapi.SetLive)
+	"server.auth_token":            true, // the API's and the UI's live state (SetLive)
 	"server.auth_token_file":       true,
 	"server.allow_unauthenticated": true, // checked against the bound address below
 	"server.allowed_hosts":         true,
-	"jobs.max_queued":              true,
+	"jobs.max_queued":              true, // the API, the UI and the watcher (d.maxQueued)
 	"policies.dir":                 true, // the policies are read again on every reload anyway
 }
 
@@ -152,6 +153,8 @@ func reloadPolicies(cfg *config.Config) (*policy.Registry, error) {
 func (d *daemon) apply(cfg *config.Config, policies *policy.Registry) {
 	d.api.SetLive(httpapi.Live{AuthToken: cfg.Server.AuthToken, AllowedHosts: cfg.Server.AllowedHosts,
 		MaxQueued: cfg.Jobs.MaxQueued, Policies: policies})
+	d.ui.SetLive(web.Reloadable{Token: cfg.Server.AuthToken, MaxQueued: cfg.Jobs.MaxQueued, Config: cfg})
+	d.maxQueued.Store(int64(cfg.Jobs.MaxQueued))
 	if d.opts.Level != nil {
 		if l, err := logging.ParseLevel(cfg.Logging.Level); err == nil {
 			d.opts.Level.Set(l)
