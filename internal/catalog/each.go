@@ -3,57 +3,86 @@ package catalog
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/vpo-project/vpo/internal/probe"
 )
 
-// EachPage is how many files EachFile reads per query.
+// EachPage is how many files EachFile reads per query: the width of the id
+// range a page covers.
 const EachPage = 1000
+
+// eachReaders is how many pages EachFile reads at once, each on its own
+// connection. Reading (SQLite building each file's packed tracks, Go unpacking
+// them) costs about twice what evaluating a policy does, so one reader cannot
+// keep a second core busy; two can (docs/benchmarks.md, "Policy dry run").
+const eachReaders = 2
 
 // EachFile calls fn for every file that f selects, in id order, with its
 // tracks, and stops at the first error fn returns (returned unchanged).
 // f.After starts after a file; f.Limit is ignored. A track's frame rate and
-// channel layout are not read (they are zero).
+// channel layout are not read (they are zero). Files catalogued after
+// EachFile started, with an id above the largest it saw then, are not read.
 //
-// It streams: files are read EachPage at a time, one query per page that
-// returns each file's tracks packed into one JSON column (a row per file, not
-// per track: reading a column costs more than building the JSON), so memory
-// stays bounded whatever the size of the catalogue. The next page is read
-// while fn works through the current one, on another connection; no read
-// transaction stays open while fn runs, so fn may use the store.
+// It streams: the ids are cut into ranges of EachPage, read one query per
+// range that returns each file's tracks packed into one JSON column (a row per
+// file, not per track: reading a column costs more than building the JSON), so
+// memory stays bounded whatever the size of the catalogue. eachReaders ranges
+// are read at once, each on its own connection and goroutine, while fn works
+// through the current page on the caller's goroutine; pages reach fn in id
+// order. No read transaction stays open while fn runs, so fn may use the
+// store.
 func (s *Store) EachFile(ctx context.Context, f FileFilter, fn func(File) error) error {
+	var lo, hi sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, s.q.fileIDRange, f.After).Scan(&lo, &hi); err != nil {
+		return fmt.Errorf("read files: %w", Classify(err))
+	}
+	if !lo.Valid {
+		return ctx.Err()
+	}
+	first := lo.Int64 - 1 // page k covers ids (first+k*EachPage, first+(k+1)*EachPage]
 	type page struct {
 		files []File
 		err   error
 	}
-	pages := make(chan page, 1)
 	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	// The reader ends before EachFile returns: cancel, then wait for it.
-	defer func() { cancel(); <-done }()
-	go func() {
-		defer close(done)
-		defer close(pages)
-		for {
-			files, err := s.filePage(ctx, f)
-			select {
-			case pages <- page{files, err}:
-			case <-ctx.Done():
-				return
+	var wg sync.WaitGroup
+	// The readers end before EachFile returns: cancel, then wait for them.
+	defer func() { cancel(); wg.Wait() }()
+	// Reader w reads pages w, w+eachReaders, ... into its own channel, so that
+	// taking page k from channel k%eachReaders keeps id order.
+	chans := make([]chan page, eachReaders)
+	for w := range chans {
+		chans[w] = make(chan page, 1)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(chans[w])
+			for k := int64(w); first+k*EachPage < hi.Int64; k += eachReaders {
+				files, err := s.filePage(ctx, f, first+k*EachPage, first+(k+1)*EachPage)
+				select {
+				case chans[w] <- page{files, err}:
+				case <-ctx.Done():
+					return
+				}
+				if err != nil {
+					return
+				}
 			}
-			if err != nil || len(files) < EachPage {
-				return
-			}
-			f.After = files[len(files)-1].ID
+		}()
+	}
+	for k := 0; ; k++ {
+		p, ok := <-chans[k%eachReaders]
+		if !ok { // every later page is past hi too
+			break
 		}
-	}()
-	for p := range pages {
 		if p.err != nil {
 			return p.err
 		}
@@ -66,13 +95,13 @@ func (s *Store) EachFile(ctx context.Context, f FileFilter, fn func(File) error)
 	return ctx.Err()
 }
 
-func (s *Store) filePage(ctx context.Context, f FileFilter) ([]File, error) {
+// filePage reads the files that f selects with lo < id <= hi.
+func (s *Store) filePage(ctx context.Context, f FileFilter, lo, hi int64) ([]File, error) {
+	f.After = lo
 	where, args := s.fileWhere(f)
-	q := s.q.selectFilesWithTracks
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += s.q.orderByIDLimit
+	where = append(where, s.q.filterUpTo)
+	args = append(args, hi)
+	q := s.q.selectFilesWithTracks + " WHERE " + strings.Join(where, " AND ") + s.q.orderByIDLimit
 	args = append(args, EachPage)
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -83,7 +112,9 @@ func (s *Store) filePage(ctx context.Context, f FileFilter) ([]File, error) {
 	// Types, codecs, languages and many titles repeat from file to file: one
 	// string each per page rather than one per track.
 	intern := make(map[string]string)
-	var packed []byte
+	// RawBytes reuses one buffer for every row (a []byte would be a new copy
+	// of each row's JSON); unpackTracks copies what it keeps.
+	var packed sql.RawBytes
 	for rows.Next() {
 		file, err := scanFile(packedRow{rows, &packed})
 		if err != nil {
@@ -104,7 +135,7 @@ func (s *Store) filePage(ctx context.Context, f FileFilter) ([]File, error) {
 // of selectFilesWithTracks).
 type packedRow struct {
 	r      rowScanner
-	packed *[]byte
+	packed *sql.RawBytes
 }
 
 func (p packedRow) Scan(dest ...any) error { return p.r.Scan(append(dest, p.packed)...) }

@@ -63,7 +63,30 @@ const timeFormat = "2006-01-02 15:04:05.000"
 
 func formatTime(t time.Time) string { return t.UTC().Round(time.Millisecond).Format(timeFormat) }
 
+// parseTime reads a timeFormat timestamp; a value of another shape goes to
+// time.ParseInLocation (and a malformed one is the zero time). The fast path
+// matters to EachFile, which reads three timestamps a file.
 func parseTime(s string) time.Time {
+	if len(s) == len(timeFormat) && s[4] == '-' && s[7] == '-' && s[10] == ' ' && s[13] == ':' && s[16] == ':' && s[19] == '.' {
+		n := func(i, j int) int {
+			v := 0
+			for ; i < j; i++ {
+				c := s[i]
+				if c < '0' || c > '9' {
+					return -1
+				}
+				v = v*10 + int(c-'0')
+			}
+			return v
+		}
+		y, mo, d, h, mi, sec, ms := n(0, 4), n(5, 7), n(8, 10), n(11, 13), n(14, 16), n(17, 19), n(20, 23)
+		if y >= 0 && mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h >= 0 && h < 24 && mi >= 0 && mi < 60 && sec >= 0 && sec < 60 && ms >= 0 {
+			// time.Date normalises February 30 to March 2: only a valid day keeps its day.
+			if t := time.Date(y, time.Month(mo), d, h, mi, sec, ms*int(time.Millisecond), time.UTC); t.Day() == d {
+				return t
+			}
+		}
+	}
 	t, _ := time.ParseInLocation(timeFormat, s, time.UTC)
 	return t
 }

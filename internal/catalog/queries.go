@@ -24,16 +24,20 @@ type queries struct {
 	// tracks packed as a JSON array of [idx, default, forced, channels, width,
 	// height, type, codec, language, title] in idx order (see EachFile).
 	selectFilesWithTracks string
-	fileByID              string
-	fileByPath            string
-	tracksOfFile          string
-	filterAfter           string
-	filterPrefix          string
-	filterContain         string
-	filterCodec           string
-	filterLanguage        string
-	filterMissing         string
-	orderByIDLimit        string
+	// fileIDRange is the smallest and largest file id above ? (EachFile's
+	// pages are ranges of ids).
+	fileIDRange    string
+	fileByID       string
+	fileByPath     string
+	tracksOfFile   string
+	filterAfter    string
+	filterUpTo     string
+	filterPrefix   string
+	filterContain  string
+	filterCodec    string
+	filterLanguage string
+	filterMissing  string
+	orderByIDLimit string
 
 	saveProgress string
 	addNote      string

@@ -38,12 +38,15 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	selectFilesWithTracks: `SELECT ` + fileColumnsSQLite + `, (SELECT json_group_array(json_array(t.idx, t.is_default,
   t.is_forced, coalesce(t.channels, 0), coalesce(t.width, 0), coalesce(t.height, 0), t.type, t.codec, t.language, t.title))
  FROM tracks t WHERE t.file_id = files.id) FROM files`,
-	fileByID:   `SELECT ` + fileColumnsSQLite + ` FROM files WHERE id = ?`,
-	fileByPath: `SELECT ` + fileColumnsSQLite + ` FROM files WHERE path = ?`,
+	// Two subqueries, so that each is one seek of the rowid index.
+	fileIDRange: `SELECT (SELECT min(id) FROM files WHERE id > ?), (SELECT max(id) FROM files)`,
+	fileByID:    `SELECT ` + fileColumnsSQLite + ` FROM files WHERE id = ?`,
+	fileByPath:  `SELECT ` + fileColumnsSQLite + ` FROM files WHERE path = ?`,
 	tracksOfFile: `
 SELECT idx, type, codec, language, title, is_default, is_forced, channels, channel_layout, width, height, frame_rate
 FROM tracks WHERE file_id = ? ORDER BY idx`,
 	filterAfter:    `id > ?`,
+	filterUpTo:     `id <= ?`,
 	filterPrefix:   `path >= ? AND path < ?`,
 	filterContain:  `instr(',' || container || ',', ',' || ? || ',') > 0`,
 	filterCodec:    `EXISTS (SELECT 1 FROM tracks t WHERE t.file_id = files.id AND t.codec = ?)`,

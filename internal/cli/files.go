@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -42,12 +43,12 @@ func newFilesCmd(env Env) *cobra.Command {
 				return err
 			}
 			defer s.close()
-			files, err := s.store.ListFiles(cmd.Context(), f)
+			files, err := s.store.ListFileEntries(cmd.Context(), f)
 			if err != nil {
 				return err
 			}
 			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSIZE\tCONTAINER\tDURATION\tSTATUS\tPATH")
+			fmt.Fprintln(tw, "ID\tSIZE\tCONTAINER\tDURATION\tSTATUS\tLANGUAGES\tPATH")
 			for _, file := range files {
 				status := "ok"
 				switch {
@@ -56,8 +57,8 @@ func newFilesCmd(env Env) *cobra.Command {
 				case file.ProbeError != "":
 					status = "unreadable"
 				}
-				fmt.Fprintf(tw, "%d\t%d\t%s\t%.1f\t%s\t%s\n", file.ID, file.Size, dash(file.Container), file.Duration,
-					status, strconv.QuoteToGraphic(file.Path)[1:len(strconv.QuoteToGraphic(file.Path))-1])
+				fmt.Fprintf(tw, "%d\t%d\t%s\t%.1f\t%s\t%s\t%s\n", file.ID, file.Size, dash(file.Container), file.Duration,
+					status, dash(languages(file.Tracks)), strconv.QuoteToGraphic(file.Path)[1:len(strconv.QuoteToGraphic(file.Path))-1])
 			}
 			return tw.Flush()
 		},
@@ -71,4 +72,34 @@ func newFilesCmd(env Env) *cobra.Command {
 	fl.IntVar(&f.Limit, "limit", 1000, "how many files to list")
 	cmd.AddCommand(list)
 	return cmd
+}
+
+// languages is the LANGUAGES column of `vpo files list`: the audio and subtitle
+// tracks' languages in track order, "und" for an untagged track, a forced track
+// marked "(f)": "audio eng,fra  subs eng(f)". It is "" for a file with neither.
+func languages(tracks []catalog.TrackSummary) string {
+	var audio, subs []string
+	for _, t := range tracks {
+		lang := t.Language
+		if lang == "" {
+			lang = "und"
+		}
+		if t.Forced {
+			lang += "(f)"
+		}
+		switch t.Type {
+		case "audio":
+			audio = append(audio, lang)
+		case "subtitle":
+			subs = append(subs, lang)
+		}
+	}
+	var parts []string
+	if len(audio) > 0 {
+		parts = append(parts, "audio "+strings.Join(audio, ","))
+	}
+	if len(subs) > 0 {
+		parts = append(parts, "subs "+strings.Join(subs, ","))
+	}
+	return strings.Join(parts, "  ")
 }

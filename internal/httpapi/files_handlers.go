@@ -34,13 +34,6 @@ type FileView struct {
 	Tracks      []probe.Track `json:"tracks,omitempty"`
 }
 
-// fileList is GET /api/files's answer.
-type fileList struct {
-	Files []FileView `json:"files"`
-	// NextCursor, when set, is the cursor of the next page.
-	NextCursor string `json:"next_cursor,omitempty"`
-}
-
 func fileView(f catalog.File) FileView {
 	v := FileView{ID: f.ID, Path: f.Path, Size: f.Size, ModTime: f.ModTime, Fingerprint: f.Fingerprint,
 		Container: f.Container, Duration: f.Duration, BitRate: f.BitRate, ProbeError: f.ProbeError,
@@ -76,19 +69,15 @@ func (a *API) handleListFiles(w http.ResponseWriter, r *http.Request) error {
 		}
 		f.Missing = &b
 	}
-	files, err := a.deps.Store.ListFiles(r.Context(), f)
+	entries, err := a.deps.Store.ListFileEntries(r.Context(), f)
 	if err != nil {
 		return err
 	}
-	views := make([]FileView, len(files))
-	for i, file := range files {
-		views[i] = fileView(file)
+	var next string
+	if len(entries) == limit {
+		next = strconv.FormatInt(entries[len(entries)-1].ID, 10)
 	}
-	resp := fileList{Files: views}
-	if len(files) == limit {
-		resp.NextCursor = strconv.FormatInt(files[len(files)-1].ID, 10)
-	}
-	writeJSON(w, http.StatusOK, resp)
+	writeFileList(w, entries, next)
 	return nil
 }
 

@@ -12,6 +12,10 @@
 //	                                           while sampling VmRSS of PID every 100 ms, then read
 //	                                           VmHWM; -reset-hwm resets VmHWM first (clear_refs)
 //	benchcatalog run -- CMD ARGS...            run CMD, print its wall time and peak RSS
+//	benchcatalog fill -db PATH -files N        a catalogue of N probed files (2-4 tracks each) at
+//	                                           PATH, written through catalog.Store.RecordFile
+//	benchcatalog query -db PATH -cursor ID     time catalog.Store.ListFileEntries pages of 100 in this
+//	                                           process, serially: the floor under GET /api/files
 //
 // It talks to loopback only and starts no daemon itself.
 package main
@@ -40,7 +44,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fail("usage: benchcatalog port|media|fakeprobe|wait|scan|run ...")
+		fail("usage: benchcatalog port|media|fakeprobe|wait|scan|run|fill|query ...")
 	}
 	cmd, args := os.Args[1], os.Args[2:]
 	var err error
@@ -57,6 +61,10 @@ func main() {
 		err = scanJob(args)
 	case "run":
 		err = run(args)
+	case "fill":
+		err = fill(args)
+	case "query":
+		err = query(args)
 	default:
 		err = fmt.Errorf("unknown subcommand %q", cmd)
 	}

@@ -17,6 +17,10 @@ import (
 // same tracks GetFile reads, across page boundaries and with a filter.
 func testEachFile(t *testing.T, s *catalog.Store) {
 	ctx := context.Background()
+	empty := 0
+	if err := s.EachFile(ctx, catalog.FileFilter{}, func(catalog.File) error { empty++; return nil }); err != nil || empty != 0 {
+		t.Errorf("EachFile on an empty catalogue = %d files, %v; want none", empty, err)
+	}
 	titles := []string{"", `quote " and \ backslash`, "tab\tnew\nline\x01\x1f", "Français 5.1 — 日本語", "{\"json\":[1,2]}", "],["}
 	n := catalog.EachPage + 7
 	for i := range n {
@@ -56,6 +60,22 @@ func testEachFile(t *testing.T, s *catalog.Store) {
 		if !reflect.DeepEqual(f, want) {
 			t.Fatalf("file %d:\nEachFile %+v\nGetFile  %+v", f.ID, f, want)
 		}
+	}
+
+	// Starting after a file in the middle of a page reads the rest, in order,
+	// across the remaining pages.
+	after := got[catalog.EachPage/2].ID
+	var rest []int64
+	if err := s.EachFile(ctx, catalog.FileFilter{After: after}, func(f catalog.File) error { rest = append(rest, f.ID); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(rest) != n-catalog.EachPage/2-1 || rest[0] != got[catalog.EachPage/2+1].ID || rest[len(rest)-1] != got[n-1].ID {
+		t.Errorf("EachFile(After %d) = %d files from %d to %d; want %d from %d to %d", after, len(rest), rest[0], rest[len(rest)-1],
+			n-catalog.EachPage/2-1, got[catalog.EachPage/2+1].ID, got[n-1].ID)
+	}
+	var none int
+	if err := s.EachFile(ctx, catalog.FileFilter{After: got[n-1].ID}, func(catalog.File) error { none++; return nil }); err != nil || none != 0 {
+		t.Errorf("EachFile(After the last) = %d files, %v; want none", none, err)
 	}
 
 	var under int

@@ -8,6 +8,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 
@@ -36,6 +37,7 @@ func Run(t *testing.T, b Backend) {
 	}
 	t.Run("RecordAndQuery", func(t *testing.T) { t.Parallel(); testRecordAndQuery(t, b.Open(t)) })
 	t.Run("RecordFileIsAtomic", func(t *testing.T) { t.Parallel(); testRecordFileIsAtomic(t, b.Open(t)) })
+	t.Run("ListFileEntries", func(t *testing.T) { t.Parallel(); testListFileEntries(t, b.Open(t)) })
 	t.Run("ProgressAndNotes", func(t *testing.T) { t.Parallel(); testProgressAndNotes(t, b.Open(t)) })
 	t.Run("NonUTF8Paths", func(t *testing.T) { t.Parallel(); testNonUTF8Paths(t, b.Open(t)) })
 	t.Run("NotFound", func(t *testing.T) { t.Parallel(); testNotFound(t, b.Open(t)) })
@@ -103,6 +105,19 @@ func testRecordAndQuery(t *testing.T, s *catalog.Store) {
 			var got []string
 			for _, f := range files {
 				got = append(got, f.Path)
+			}
+			// ListFileEntries selects the same page.
+			entries, err := s.ListFileEntries(ctx, tt.f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(entries) != len(files) {
+				t.Fatalf("ListFileEntries: %d files, ListFiles: %d", len(entries), len(files))
+			}
+			for i, e := range entries {
+				if e.ID != files[i].ID || e.Path != files[i].Path {
+					t.Errorf("ListFileEntries[%d] = %d %q, ListFiles[%d] = %d %q", i, e.ID, e.Path, i, files[i].ID, files[i].Path)
+				}
 			}
 			if len(got) != len(tt.want) {
 				t.Fatalf("got %q, want %q", got, tt.want)
@@ -180,6 +195,95 @@ func testRecordFileIsAtomic(t *testing.T, s *catalog.Store) {
 	}
 	if f, _ = s.GetFile(ctx, id); f.Missing {
 		t.Error("still missing")
+	}
+}
+
+// testListFileEntries: a page of entries carries each file's columns as GetFile reads
+// them, timestamps as RFC 3339 text, and its tracks' summary in index order; a
+// file without tracks has none, and the tracks of the files around it stay theirs.
+func testListFileEntries(t *testing.T, s *catalog.Store) {
+	ctx := context.Background()
+	video := probe.Track{Index: 0, Type: "video", Codec: "h264"}
+	eng := probe.Track{Index: 1, Type: "audio", Codec: "aac", Language: "eng", Default: true, Channels: 2}
+	fra := probe.Track{Index: 2, Type: "audio", Codec: "ac3", Language: "fra", Channels: 6}
+	sub := probe.Track{Index: 3, Type: "subtitle", Codec: "subrip", Language: "eng", Forced: true, Title: "Forced"}
+	// Tags are the file's: any text, escaped or not by a backend's encoding of the summary.
+	odd := probe.Track{Index: 4, Type: "subtitle", Codec: "a\"s,s]", Language: "x\"y\\z\n\t日本\u2028\x01", Default: true}
+	raw := probe.Track{Index: 5, Type: "data", Codec: "", Language: "q\xffr [1,2]"}
+	// Recorded in an order whose track rows are not in file order.
+	for _, o := range []catalog.Observation{
+		obs("/m/a.mkv", sub, video, eng, fra),
+		{Path: "/m/broken\xff.mkv", Size: 1, ModTime: time.Unix(1, 0), ProbeError: "ffprobe failed"},
+		obs("/m/c.mkv", eng, raw, odd),
+		{Path: "/m/retry.mkv", Size: 2, ModTime: time.Unix(2, 0), ProbeError: "ffprobe not found", Retry: true},
+	} {
+		if _, err := s.RecordFile(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	summary := func(tr probe.Track) catalog.TrackSummary {
+		return catalog.TrackSummary{Index: tr.Index, Type: tr.Type, Codec: tr.Codec, Language: tr.Language,
+			Default: tr.Default, Forced: tr.Forced}
+	}
+	want := map[string][]catalog.TrackSummary{
+		"/m/a.mkv":          {summary(video), summary(eng), summary(fra), summary(sub)},
+		"/m/broken\xff.mkv": nil,
+		"/m/c.mkv":          {summary(eng), summary(odd), summary(raw)},
+		"/m/retry.mkv":      nil,
+	}
+	entries, err := s.ListFileEntries(ctx, catalog.FileFilter{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 4 {
+		t.Fatalf("%d entries, want 4", len(entries))
+	}
+	rfc := func(tm time.Time) string { return tm.UTC().Format(time.RFC3339Nano) }
+	for _, e := range entries {
+		if !reflect.DeepEqual(e.Tracks, want[e.Path]) {
+			t.Errorf("%q: tracks %+v, want %+v", e.Path, e.Tracks, want[e.Path])
+		}
+		f, err := s.GetFile(ctx, e.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Path != f.Path || e.Size != f.Size || e.MtimeNS != f.ModTime.UnixNano() || e.Fingerprint != f.Fingerprint ||
+			e.Container != f.Container || e.Duration != f.Duration || e.BitRate != f.BitRate ||
+			e.ProbeError != f.ProbeError || e.Missing != f.Missing {
+			t.Errorf("entry %+v differs from GetFile's %+v", e, f)
+		}
+		if got := string(e.FirstSeen.AppendRFC3339(nil)); got != rfc(f.FirstSeen) {
+			t.Errorf("%q: first_seen %s, want %s", e.Path, got, rfc(f.FirstSeen))
+		}
+		if got := string(e.UpdatedAt.AppendRFC3339(nil)); got != rfc(f.UpdatedAt) {
+			t.Errorf("%q: updated_at %s, want %s", e.Path, got, rfc(f.UpdatedAt))
+		}
+		if !e.UpdatedAt.Time().Equal(f.UpdatedAt) {
+			t.Errorf("%q: updated_at %v parses as %v, want %v", e.Path, e.UpdatedAt, e.UpdatedAt.Time(), f.UpdatedAt)
+		}
+		switch {
+		case f.ProbedAt == nil && !e.ProbedAt.IsZero():
+			t.Errorf("%q: probed_at %q, want none", e.Path, e.ProbedAt)
+		case f.ProbedAt != nil && string(e.ProbedAt.AppendRFC3339(nil)) != rfc(*f.ProbedAt):
+			t.Errorf("%q: probed_at %q, want %s", e.Path, e.ProbedAt, rfc(*f.ProbedAt))
+		}
+	}
+	if !entries[3].ProbedAt.IsZero() {
+		t.Errorf("a file to be probed again has probed_at %q", entries[3].ProbedAt)
+	}
+
+	// A filtered page still carries every track of its files, not only the matching one.
+	entries, err = s.ListFileEntries(ctx, catalog.FileFilter{Language: "fra", Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || len(entries[0].Tracks) != 4 {
+		t.Errorf("language=fra: %+v, want a.mkv with its 4 tracks", entries)
+	}
+	// A page past the end is empty, not an error.
+	entries, err = s.ListFileEntries(ctx, catalog.FileFilter{After: 1000, Limit: 10})
+	if err != nil || len(entries) != 0 {
+		t.Errorf("past the end: %+v, %v", entries, err)
 	}
 }
 
