@@ -17,6 +17,7 @@ import (
 	"github.com/vpo-project/vpo/internal/jobs"
 	"github.com/vpo-project/vpo/internal/library"
 	"github.com/vpo-project/vpo/internal/logging"
+	"github.com/vpo-project/vpo/internal/metrics"
 	"github.com/vpo-project/vpo/internal/probe"
 )
 
@@ -49,6 +50,15 @@ const (
 	Migrate
 )
 
+// Option changes how Open builds the core.
+type Option func(*options)
+
+type options struct{ metrics *metrics.Metrics }
+
+// WithMetrics has the job engine and the scanner report to m (the daemon's
+// metrics); without it they report nowhere.
+func WithMetrics(m *metrics.Metrics) Option { return func(o *options) { o.metrics = m } }
+
 // Open opens (or creates) the catalogue at cfg.DatabasePath, checks or migrates its
 // schema and the job queue's as schema says, and builds the scanner and the job
 // engine on it.
@@ -56,7 +66,11 @@ const (
 // releases what Open opened; on an error nothing stays open.
 //
 // This is the only place vpo opens its catalogue.
-func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, schema Schema) (*App, error) {
+func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, schema Schema, opts ...Option) (*App, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	mode := catalog.CheckSchema
 	if schema == Migrate {
 		mode = catalog.ApplyMigrations
@@ -65,7 +79,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, schema S
 	if err != nil {
 		return nil, err
 	}
-	a, err := build(ctx, store, cfg, logger, schema)
+	a, err := build(ctx, store, cfg, logger, schema, o)
 	if err != nil {
 		_ = store.Close(context.WithoutCancel(ctx))
 		return nil, err
@@ -73,7 +87,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, schema S
 	return a, nil
 }
 
-func build(ctx context.Context, store *catalog.Store, cfg *config.Config, logger *slog.Logger, schema Schema) (*App, error) {
+func build(ctx context.Context, store *catalog.Store, cfg *config.Config, logger *slog.Logger, schema Schema, o options) (*App, error) {
 	jobsLog := logging.Component(logger, "jobs")
 	if schema == Migrate {
 		if err := jobs.Migrate(ctx, store.DB(), jobsLog); err != nil {
@@ -90,6 +104,7 @@ func build(ctx context.Context, store *catalog.Store, cfg *config.Config, logger
 		Roots:      cfg.Library.Roots,
 		Workers:    cfg.Jobs.Workers,
 		Logger:     scanLog,
+		Observer:   probeObserver(o.metrics),
 	})
 	if err != nil {
 		return nil, err // config.Load validates the extensions, so this is not expected
@@ -100,11 +115,28 @@ func build(ctx context.Context, store *catalog.Store, cfg *config.Config, logger
 		JobTimeout:  cfg.Jobs.JobTimeout,
 		MaxAttempts: maxAttempts,
 		Logger:      jobsLog,
+		Observer:    jobObserver(o.metrics),
 	}, workers.Register)
 	if err != nil {
 		return nil, err
 	}
 	return &App{Store: store, Scanner: scanner, Workers: workers, Jobs: engine}, nil
+}
+
+// probeObserver and jobObserver keep a nil *metrics.Metrics out of the
+// interfaces, so that the scanner and the engine skip their hooks entirely.
+func probeObserver(m *metrics.Metrics) library.ProbeObserver {
+	if m == nil {
+		return nil
+	}
+	return m
+}
+
+func jobObserver(m *metrics.Metrics) jobs.Observer {
+	if m == nil {
+		return nil
+	}
+	return m
 }
 
 // Close checkpoints and closes the catalogue. The engine must be stopped (or never

@@ -43,6 +43,8 @@ type queries struct {
 	addNote      string
 	getProgress  string // "IN (?)" is expanded to the number of ids
 
+	fileStats string // metrics: files by state
+
 	// River's river_job table (JobQueue).
 	jobCounts          string
 	jobsDue            string
@@ -50,4 +52,5 @@ type queries struct {
 	finalizeRunningJob string
 	requeueRunningJob  string
 	requeueRetryable   string
+	jobCountsByKind    string // metrics: jobs by kind and River state
 }

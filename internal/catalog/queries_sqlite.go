@@ -67,6 +67,10 @@ ON CONFLICT (job_id) DO UPDATE SET notes = json_insert(notes, '$[#]', json(?)), 
 SELECT job_id, found, probed, unchanged, failed, missing, notes, updated_at FROM job_progress
 WHERE job_id IN (?)`,
 
+	// One pass over the files table: "failed" has no index, and the caller
+	// (internal/metrics) caches the result for a few seconds.
+	fileStats: `SELECT count(*), coalesce(sum(missing = 1), 0), coalesce(sum(missing = 0 AND probe_error <> ''), 0) FROM files`,
+
 	// River's table. River's SQLite driver stores timestamps as text in SQLite's
 	// "YYYY-MM-DD HH:MM:SS.SSS" (UTC) and errors and metadata as JSONB; the
 	// CASE guards tolerate malformed values as River's own rescue query does.
@@ -77,6 +81,7 @@ WHERE state IN ('available', 'scheduled', 'retryable', 'pending', 'running')`,
 	jobsDue: `
 SELECT count(*) FROM river_job
 WHERE state IN ('available', 'retryable', 'scheduled') AND scheduled_at <= ?1`,
+	jobCountsByKind: `SELECT kind, state, count(*) FROM river_job GROUP BY kind, state ORDER BY kind, state`,
 	// ?1 is the metadata counter's JSON path.
 	runningJobs: `
 SELECT id, kind, attempt,

@@ -89,6 +89,8 @@ type ServerConfig struct {
 	AuthToken string
 	// AllowUnauthenticated lets vpo listen beyond loopback without a token.
 	AllowUnauthenticated bool
+	// MetricsPublic serves /metrics without the token even beyond loopback.
+	MetricsPublic bool
 	// AllowedHosts are the host names and addresses (lower-case, without port)
 	// accepted in a request's Host header besides the bound address and loopback
 	// names; "*" accepts any host.

@@ -102,6 +102,8 @@ var specs = []Spec{
 		Doc: "the bearer token itself, at least 16 characters; read from auth_token_file when that is set", field: func(c *Config) any { return &c.Server.AuthToken }},
 	{Key: "server.allow_unauthenticated", Kind: KindBool, Default: false,
 		Doc: "true: allow a non-loopback bind without a token", field: func(c *Config) any { return &c.Server.AllowUnauthenticated }},
+	{Key: "server.metrics_public", Kind: KindBool, Default: false,
+		Doc: "true: `GET /metrics` needs no token even beyond loopback (on a loopback bind it never does)", field: func(c *Config) any { return &c.Server.MetricsPublic }},
 	{Key: "server.allowed_hosts", Env: "VPO_SERVER_ALLOWED_HOSTS", Kind: KindList,
 		Doc: "host names or addresses, without port, accepted in the Host header besides the bound address and loopback names; `*` accepts any host", field: func(c *Config) any { return &c.Server.AllowedHosts }},
 

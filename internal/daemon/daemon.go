@@ -23,6 +23,7 @@ import (
 	"github.com/vpo-project/vpo/internal/httpapi"
 	"github.com/vpo-project/vpo/internal/jobs"
 	"github.com/vpo-project/vpo/internal/logging"
+	"github.com/vpo-project/vpo/internal/metrics"
 	"github.com/vpo-project/vpo/internal/policy"
 	"github.com/vpo-project/vpo/internal/systemd"
 	"github.com/vpo-project/vpo/internal/version"
@@ -81,7 +82,7 @@ func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		return err
 	}
 	d := &daemon{cfg: cfg, current: cfg, logger: logger, log: logging.Component(logger, "server"), opts: opts, notifier: notifier,
-		policies: policies}
+		policies: policies, metrics: newMetrics()}
 	d.maxQueued.Store(int64(cfg.Jobs.MaxQueued))
 	components := d.components()
 	if err := startAll(ctx, d.shutdownContext, components); err != nil {
@@ -109,6 +110,7 @@ type daemon struct {
 	opts      Options
 	notifier  *systemd.Notifier
 	policies  *policy.Registry // loaded before the components start
+	metrics   *metrics.Metrics // the registry behind GET /metrics; no component of its own
 
 	lock   *Lock        // lock
 	app    *app.App     // store
@@ -185,7 +187,7 @@ func (d *daemon) unlockDatabase(context.Context) {
 
 func (d *daemon) openStore(ctx context.Context) error {
 	t := time.Now()
-	a, err := app.Open(ctx, d.cfg, d.logger, app.Migrate)
+	a, err := app.Open(ctx, d.cfg, d.logger, app.Migrate, app.WithMetrics(d.metrics))
 	if err != nil {
 		return err
 	}
@@ -249,6 +251,7 @@ func (d *daemon) startAPI(context.Context) error {
 		return err
 	}
 	d.ui = ui
+	d.metrics.SetSources(metricsSources(d.api, d.app))
 	ctx, cancel := context.WithCancel(context.Background())
 	begin, done := make(chan struct{}), make(chan struct{})
 	d.probes.begin, d.probes.cancel, d.probes.done = begin, cancel, done
@@ -294,7 +297,7 @@ func (d *daemon) bindHTTP(context.Context) error {
 	d.ln = ln
 	d.api.Listening(ln.Addr())
 	d.srv = &http.Server{
-		Handler:           routes(d.api, d.ui),
+		Handler:           routes(d.api, d.ui, d.metrics, metricsOpen(d.cfg, ln.Addr())),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		IdleTimeout:       idleTimeout,
@@ -458,13 +461,14 @@ func (d *daemon) startSystemd(ctx context.Context) error {
 	go func() {
 		defer d.systemd.done.Done()
 		d.notifier.Watchdog(bg, func(ctx context.Context) error {
-			if err := d.app.Store.Check(ctx); err != nil {
-				return err
+			err := d.app.Store.Check(ctx)
+			if err == nil {
+				if ok, why := d.app.Jobs.Alive(ctx); !ok && !d.api.Draining() {
+					err = errors.New("job workers: " + why)
+				}
 			}
-			if ok, why := d.app.Jobs.Alive(ctx); !ok && !d.api.Draining() {
-				return errors.New("job workers: " + why)
-			}
-			return nil
+			d.metrics.ObserveWatchdog(err)
+			return err
 		})
 	}()
 	return nil

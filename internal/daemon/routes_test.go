@@ -19,7 +19,7 @@ func TestRoutes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := routes(api, ui)
+	h := routes(api, ui, nil, false)
 	tests := []struct {
 		name, method, target, host string
 		wantCode                   int

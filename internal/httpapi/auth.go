@@ -36,6 +36,11 @@ func (a *API) requireToken(next http.Handler) http.Handler {
 	})
 }
 
+// RequireToken guards h with the bearer token as /api/ is guarded (the same 401
+// and log line); the daemon puts GET /metrics behind it beyond loopback. While no
+// token is in force (SetLive) it lets every request through.
+func (a *API) RequireToken(h http.Handler) http.Handler { return a.requireToken(h) }
+
 // bearer extracts the token from an "Authorization: Bearer <token>" header.
 func bearer(h string) (string, bool) {
 	scheme, token, ok := strings.Cut(h, " ")

@@ -55,6 +55,10 @@ type JobsHealth struct {
 	alive   bool
 }
 
+// WorkersAlive reports whether the latest probe found the job workers taking
+// work (false when the engine was not probed: no engine, or the database failed).
+func (h Health) WorkersAlive() bool { return h.Jobs != nil && h.Jobs.alive }
+
 // probes is the result of one round of health probes.
 type probes struct {
 	dbErr error

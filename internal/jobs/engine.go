@@ -108,9 +108,20 @@ type Config struct {
 	// (7 days); negative keeps them forever.
 	Retention time.Duration
 
+	// Observer, when not nil, is told of every job attempt that starts and ends
+	// (the daemon's metrics).
+	Observer Observer
+
 	// stuckThreshold overrides River's JobStuckThreshold (time past the job
 	// timeout after which a job that did not return is "stuck"). Tests only.
 	stuckThreshold time.Duration
+}
+
+// Observer is told when job attempts start and end; internal/metrics implements
+// it. outcome is "completed", "failed", "cancelled" or "interrupted" (by shutdown).
+type Observer interface {
+	ObserveJobStart(kind string)
+	ObserveJob(kind, outcome string, took time.Duration)
 }
 
 // withDefaults returns c with zero values replaced by defaults, or an error
@@ -457,24 +468,40 @@ func (m *engineMiddleware) Work(ctx context.Context, job *rivertype.JobRow, doIn
 	defer m.e.jobEnd(job.ID)
 	log := m.e.log.With(slog.Int64("job_id", job.ID), slog.String("kind", job.Kind), slog.Int("attempt", job.Attempt))
 	log.DebugContext(ctx, "job started")
+	obs := m.e.cfg.Observer
+	if obs != nil {
+		obs.ObserveJobStart(job.Kind)
+	}
 	start := time.Now()
 
 	err := doInner(ctx)
-	took := slog.Duration("took", time.Since(start))
+	elapsed := time.Since(start)
+	took := slog.Duration("took", elapsed)
+	outcome := "failed"
+	var cancelErr *rivertype.JobCancelError
 	switch {
 	case err == nil:
+		outcome = "completed"
 		log.DebugContext(ctx, "job finished", took)
 	case ctx.Err() != nil && errors.Is(context.Cause(ctx), rivertype.ErrJobCancelledRemotely):
+		outcome = "cancelled"
 		log.InfoContext(ctx, "job cancelled", took)
 	case ctx.Err() != nil && m.e.interrupting.Load() && errors.Is(ctx.Err(), context.Canceled):
 		// Cancelled by Stop.
 		if !errors.Is(err, context.Canceled) {
 			err = fmt.Errorf("%s: %w (worker returned: %w)", interruptedMarker, ctx.Err(), err)
 		}
+		outcome = "interrupted"
 		log.InfoContext(ctx, "job interrupted by shutdown; it will run again at next start", took)
 	default:
+		if errors.As(err, &cancelErr) {
+			outcome = "cancelled" // the worker refused the job (river.JobCancel)
+		}
 		log.WarnContext(ctx, "job attempt failed", took,
 			slog.Int("max_attempts", job.MaxAttempts), slog.String("error", err.Error()))
+	}
+	if obs != nil {
+		obs.ObserveJob(job.Kind, outcome, elapsed)
 	}
 	return err
 }

@@ -23,6 +23,9 @@ const (
 	StateCancelled = "cancelled" // River: cancelled
 )
 
+// States are vpo's job state words.
+var States = []string{StateQueued, StateRunning, StateCompleted, StateFailed, StateCancelled}
+
 // riverStatesByVPO maps each vpo state word to the River states it covers.
 var riverStatesByVPO = map[string][]rivertype.JobState{
 	StateQueued: {
@@ -181,6 +184,41 @@ func (e *Engine) Counts(ctx context.Context) (queued, running int, err error) {
 		return 0, 0, fmt.Errorf("jobs: %w", err)
 	}
 	return queued, running, nil
+}
+
+// KindCount is how many jobs of a kind are in a vpo state.
+type KindCount struct {
+	Kind  string
+	State string // one of States
+	N     int64
+}
+
+// CountsByKind counts the jobs by kind and vpo state, finished jobs still kept
+// (Config.Retention) included, for the metrics scrape: one grouped query on
+// River's table (catalog.JobQueue.CountByKind).
+func (e *Engine) CountsByKind(ctx context.Context) ([]KindCount, error) {
+	rows, err := e.queue().CountByKind(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: %w", err)
+	}
+	type key struct{ kind, state string }
+	sums := map[key]int64{}
+	var order []key
+	for _, r := range rows {
+		k := key{r.Kind, StateOf(rivertype.JobState(r.State))}
+		if k.state == "" {
+			continue // a River state this vpo does not know
+		}
+		if _, seen := sums[k]; !seen {
+			order = append(order, k)
+		}
+		sums[k] += r.N
+	}
+	out := make([]KindCount, 0, len(order))
+	for _, k := range order {
+		out = append(out, KindCount{Kind: k.kind, State: k.state, N: sums[k]})
+	}
+	return out, nil
 }
 
 // queue is the store's queries on River's tables, over the engine's pool.

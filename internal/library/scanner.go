@@ -59,6 +59,13 @@ type Scanner struct {
 	roots  []string
 	slots  chan struct{}
 	logger *slog.Logger
+	obs    ProbeObserver
+}
+
+// ProbeObserver is told how long each ffprobe run took; internal/metrics
+// implements it. outcome is "ok", "error" or "timeout".
+type ProbeObserver interface {
+	ObserveProbe(outcome string, took time.Duration)
 }
 
 // Options configure a Scanner.
@@ -72,6 +79,8 @@ type Options struct {
 	// Workers bounds the ffprobe processes running at once, across all scans.
 	Workers int
 	Logger  *slog.Logger
+	// Observer, when not nil, is told of every ffprobe run (the daemon's metrics).
+	Observer ProbeObserver
 }
 
 // NewScanner returns a Scanner.
@@ -84,7 +93,7 @@ func NewScanner(o Options) (*Scanner, error) {
 		o.Workers = 1
 	}
 	return &Scanner{store: o.Store, prober: o.Prober, exts: exts, roots: o.Roots,
-		slots: make(chan struct{}, o.Workers), logger: o.Logger}, nil
+		slots: make(chan struct{}, o.Workers), logger: o.Logger, obs: o.Observer}, nil
 }
 
 // Prober returns the ffprobe runner, for health checks.
@@ -348,9 +357,13 @@ func (s *Scanner) ProbeEntry(ctx context.Context, e scan.Entry, logger *slog.Log
 		return catalog.File{}, fmt.Errorf("%w: %w", errFileUnreadable, err)
 	}
 	obs := catalog.Observation{Path: e.Path, Size: e.Size, ModTime: e.ModTime, Fingerprint: fp}
+	probeStart := time.Now()
 	res, perr := s.prober.Probe(ctx, e.Path)
 	if ctx.Err() != nil {
 		return catalog.File{}, ctx.Err()
+	}
+	if s.obs != nil {
+		s.obs.ObserveProbe(probeOutcome(perr), time.Since(probeStart))
 	}
 	if perr != nil {
 		obs.ProbeError = perr.Error()
@@ -374,6 +387,17 @@ func (s *Scanner) ProbeEntry(ctx context.Context, e scan.Entry, logger *slog.Log
 	}
 	log.Debug("file probed", "container", res.Container, "tracks", len(res.Tracks))
 	return catalog.File{ID: id, Path: e.Path, Container: res.Container}, nil
+}
+
+// probeOutcome is a probe's outcome as ProbeObserver reports it.
+func probeOutcome(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, probe.ErrTimeout):
+		return "timeout"
+	}
+	return "error"
 }
 
 // ProbeFile probes one file (already resolved by ResolveFile) and records it.

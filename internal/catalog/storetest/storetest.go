@@ -42,6 +42,7 @@ func Run(t *testing.T, b Backend) {
 	t.Run("NonUTF8Paths", func(t *testing.T) { t.Parallel(); testNonUTF8Paths(t, b.Open(t)) })
 	t.Run("NotFound", func(t *testing.T) { t.Parallel(); testNotFound(t, b.Open(t)) })
 	t.Run("EachFile", func(t *testing.T) { t.Parallel(); testEachFile(t, b.Open(t)) })
+	t.Run("FileStats", func(t *testing.T) { t.Parallel(); testFileStats(t, b.Open(t)) })
 	t.Run("Busy", func(t *testing.T) { t.Parallel(); testBusy(t, b) })
 	t.Run("ReadOnly", func(t *testing.T) {
 		t.Parallel()
@@ -381,5 +382,35 @@ func testBusy(t *testing.T, b Backend) {
 	}
 	if err := s.SaveProgress(ctx, 1, catalog.Counts{}); !errors.Is(err, catalog.ErrBusy) {
 		t.Errorf("SaveProgress beside a held write lock: %v, want ErrBusy", err)
+	}
+}
+
+// testFileStats: the counts partition the catalogue into ok, failed and missing.
+func testFileStats(t *testing.T, s *catalog.Store) {
+	ctx := context.Background()
+	if got, err := s.FileStats(ctx); err != nil || got != (catalog.FileStats{}) {
+		t.Fatalf("empty catalogue: FileStats = %+v, %v", got, err)
+	}
+	var ids []int64
+	for _, o := range []catalog.Observation{
+		obs("/m/ok1.mkv"), obs("/m/ok2.mkv"), obs("/m/gone.mkv"),
+		{Path: "/m/broken.mkv", Size: 1, ModTime: time.Unix(1, 0), ProbeError: "ffprobe failed"},
+		{Path: "/m/broken-gone.mkv", Size: 1, ModTime: time.Unix(1, 0), ProbeError: "ffprobe failed"},
+	} {
+		id, err := s.RecordFile(ctx, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if err := s.MarkMissing(ctx, []int64{ids[2], ids[4]}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.FileStats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (catalog.FileStats{Catalogued: 5, Missing: 2, Failed: 1}); got != want || got.OK() != 2 {
+		t.Errorf("FileStats = %+v (ok %d), want %+v (ok 2)", got, got.OK(), want)
 	}
 }
