@@ -53,7 +53,6 @@ func TestFaults(t *testing.T) {
 		"mounttmpfs":     cmdMountTmpfs,
 		"ballast":        cmdBallast,
 		"dfree":          cmdDfree,
-		"waitlog":        cmdWaitLog,
 		"spawnvpo":       cmdSpawnVPO,
 		"procsignal":     cmdProcSignal,
 		"procwait":       cmdProcWait,

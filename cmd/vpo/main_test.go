@@ -66,6 +66,7 @@ func ScriptParams(t *testing.T, dir string) testscript.Params {
 			"setjson":    cmdSetJSON,
 			"sleep":      cmdSleep,
 			"weirdnames": cmdWeirdNames,
+			"waitlog":    cmdWaitLog,
 			// policy_*.txtar (policy_cmds_test.go)
 			"mkpolicymedia": cmdMkPolicyMedia,
 			"mediastate":    cmdMediaState,
@@ -175,9 +176,9 @@ func cmdHTTP(ts *testscript.TestScript, neg bool, args []string) {
 // command still running.
 func cmdSignal(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 1 {
-		ts.Fatalf("usage: signal TERM|INT|KILL|STOP|CONT")
+		ts.Fatalf("usage: signal TERM|INT|HUP|KILL|STOP|CONT")
 	}
-	sig := map[string]syscall.Signal{"TERM": syscall.SIGTERM, "INT": syscall.SIGINT,
+	sig := map[string]syscall.Signal{"TERM": syscall.SIGTERM, "INT": syscall.SIGINT, "HUP": syscall.SIGHUP,
 		"KILL": syscall.SIGKILL, "STOP": syscall.SIGSTOP, "CONT": syscall.SIGCONT}[args[0]]
 	if sig == 0 {
 		ts.Fatalf("unknown signal %s", args[0])

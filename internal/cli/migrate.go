@@ -135,7 +135,7 @@ func verdict(current, latest int64) string {
 }
 
 func applyMigrations(ctx context.Context, env Env, cfg *config.Config, before schemaStatus) error {
-	logger, err := newLogger(env, cfg)
+	logger, err := newLogger(env, cfg, nil)
 	if err != nil {
 		return &ExitError{Code: ExitConfig, Err: err}
 	}

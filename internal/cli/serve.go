@@ -25,7 +25,9 @@ func newServeCmd(env Env) *cobra.Command {
 		Use:   "serve",
 		Short: "Run the vpo daemon in the foreground",
 		Long: `Run the vpo daemon in the foreground: the HTTP API and /health, and the job
-workers. It logs to stderr only and stops gracefully on SIGTERM or SIGINT.
+workers. It logs to stderr only and stops gracefully on SIGTERM or SIGINT;
+SIGHUP reloads the configuration file (settings that need a restart are
+logged and keep their values; a bad file changes nothing).
 Only one vpo serve runs per database: it holds a lock on DATABASE.lock, and a
 second one on the same database exits 1 naming the first one's PID.
 
@@ -50,28 +52,34 @@ shutdown, 1 when startup fails, 2 for bad usage, 78 for a configuration error.`,
 }
 
 func runServe(env Env, flags config.Flags, started time.Time) error {
-	// Catch the signals first, so that a SIGTERM during startup is not fatal. SIGPIPE
+	// Catch the signals first, so that a SIGTERM during startup is not fatal (nor a
+	// SIGHUP, which the daemon handles as a reload once ready). SIGPIPE
 	// is caught too: Go exits on a broken pipe on stderr unless SIGPIPE is notified,
 	// and a daemon must outlive its log reader.
 	signals := make(chan os.Signal, 4)
-	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(signals)
 	pipes := make(chan os.Signal, 1)
 	signal.Notify(pipes, syscall.SIGPIPE)
 	defer signal.Stop(pipes)
 
-	cfg, err := config.Load(flags, config.Options{Getenv: env.Getenv})
+	// A reload (SIGHUP) loads the configuration as here: the same flags and
+	// environment, the file read again.
+	load := func() (*config.Config, error) { return config.Load(flags, config.Options{Getenv: env.Getenv}) }
+	cfg, err := load()
 	if err != nil {
 		return fatal(env, nil, err)
 	}
-	logger, err := newLogger(env, cfg)
+	level := new(slog.LevelVar)
+	logger, err := newLogger(env, cfg, level)
 	if err != nil {
 		return fatal(env, nil, err)
 	}
 	if err := ensureDataDir(cfg); err != nil {
 		return fatal(env, logger, err)
 	}
-	if err := daemon.Run(context.Background(), cfg, logger, daemon.Options{Signals: signals, Started: started}); err != nil {
+	if err := daemon.Run(context.Background(), cfg, logger, daemon.Options{Signals: signals, Started: started,
+		Reload: load, Level: level}); err != nil {
 		return fatal(env, logger, err)
 	}
 	return nil
@@ -105,12 +113,12 @@ func underJournal() bool {
 
 // newLogger builds the configured logger: journald's native protocol when
 // logging.journal says so, else text or JSON on stderr.
-func newLogger(env Env, cfg *config.Config) (*slog.Logger, error) {
+func newLogger(env Env, cfg *config.Config, level *slog.LevelVar) (*slog.Logger, error) {
 	journal, err := logging.UseJournal(cfg.Logging.Journal)
 	if err != nil {
 		return nil, err
 	}
-	return logging.New(logging.Options{Level: cfg.Logging.Level, Format: cfg.Logging.Format, Writer: env.Stderr, Journal: journal})
+	return logging.New(logging.Options{Level: cfg.Logging.Level, Format: cfg.Logging.Format, Writer: env.Stderr, Journal: journal, LevelVar: level})
 }
 
 // bootstrapLogger logs the error that stops vpo when the configured logger does not

@@ -39,7 +39,7 @@ func openSession(ctx context.Context, env Env, cmd *cobra.Command, configPath st
 	if err != nil {
 		return nil, &ExitError{Code: ExitConfig, Err: err}
 	}
-	logger, err := newLogger(env, cfg)
+	logger, err := newLogger(env, cfg, nil)
 	if err != nil {
 		return nil, &ExitError{Code: ExitConfig, Err: err}
 	}

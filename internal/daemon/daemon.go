@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -45,11 +46,18 @@ const (
 
 // Options are the daemon's inputs besides its configuration.
 type Options struct {
-	// Signals delivers the shutdown signals (SIGTERM, SIGINT). The first starts a
-	// graceful shutdown; later ones are logged and otherwise ignored.
+	// Signals delivers the shutdown signals (SIGTERM, SIGINT) and SIGHUP. The first
+	// shutdown signal starts a graceful shutdown; later ones are logged and otherwise
+	// ignored. SIGHUP reloads the configuration (reload.go); one that arrives during
+	// startup waits in the channel until vpo is ready, one during shutdown is ignored.
 	Signals <-chan os.Signal
 	// Started is when the process started.
 	Started time.Time
+	// Reload loads the configuration again as at startup (the same flags and
+	// environment) when Signals delivers SIGHUP; nil: a reload fails (logged).
+	Reload func() (*config.Config, error)
+	// Level is the logger's level, which a reload changes; nil: fixed.
+	Level *slog.LevelVar
 }
 
 // Run runs the daemon until a signal asks it to stop, and returns nil after a
@@ -67,14 +75,16 @@ func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	if err := checkRootModes(cfg); err != nil {
 		return err // a configuration error: before anything starts
 	}
-	// The policies are read once, here: a policy the configuration names that
-	// is missing or invalid is a configuration error, before anything starts.
+	// The policies are read here (and again on a reload): a policy the
+	// configuration names that is missing or invalid is a configuration error,
+	// before anything starts.
 	policies, err := loadPolicies(cfg, logging.Component(logger, "policy"), configuredPolicies(cfg))
 	if err != nil {
 		return err
 	}
-	d := &daemon{cfg: cfg, logger: logger, log: logging.Component(logger, "server"), opts: opts, notifier: notifier,
+	d := &daemon{cfg: cfg, current: cfg, logger: logger, log: logging.Component(logger, "server"), opts: opts, notifier: notifier,
 		policies: policies, metrics: newMetrics()}
+	d.maxQueued.Store(int64(cfg.Jobs.MaxQueued))
 	components := d.components()
 	if err := startAll(ctx, d.shutdownContext, components); err != nil {
 		return err
@@ -91,13 +101,17 @@ func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 // daemon holds what the components share. Each field is set by the start of the
 // component that owns it, before any later component starts.
 type daemon struct {
-	cfg      *config.Config
-	logger   *slog.Logger
-	log      *slog.Logger // vpo.server
-	opts     Options
-	notifier *systemd.Notifier
-	policies *policy.Registry // loaded before the components start
-	metrics  *metrics.Metrics // the registry behind GET /metrics; no component of its own
+	cfg     *config.Config // as at startup: what needs a restart never changes
+	current *config.Config // in force: cfg with the reloads' live changes (wait's goroutine only)
+	// maxQueued is jobs.max_queued in force, for the watcher's batches (a reload
+	// changes it).
+	maxQueued atomic.Int64
+	logger    *slog.Logger
+	log       *slog.Logger // vpo.server
+	opts      Options
+	notifier  *systemd.Notifier
+	policies  *policy.Registry // loaded before the components start
+	metrics   *metrics.Metrics // the registry behind GET /metrics; no component of its own
 
 	lock   *Lock        // lock
 	app    *app.App     // store
@@ -419,21 +433,35 @@ func (d *daemon) drain(context.Context) {
 		"shutdown_timeout_s", d.cfg.Server.ShutdownTimeout.Seconds())
 }
 
-// wait waits for a signal, a server failure or the end of ctx, and returns the
-// server's error, if that is what ended it. Later signals are logged and ignored.
+// wait waits for a shutdown signal, a server failure or the end of ctx, and returns
+// the server's error, if that is what ended it; SIGHUP meanwhile reloads. Later
+// signals are logged and ignored.
 func (d *daemon) wait(ctx context.Context) error {
 	var runErr error
-	select {
-	case sig := <-d.opts.Signals:
-		d.log.Info("shutdown requested", "signal", sig.String())
-	case err := <-d.serveErr:
-		runErr = fmt.Errorf("http server on %s stopped: %w", d.ln.Addr(), err)
-		d.log.Error("http server failed; shutting down", "error", err.Error())
-	case <-ctx.Done():
-		d.log.Info("shutdown requested", "reason", context.Cause(ctx).Error())
+wait:
+	for {
+		select {
+		case sig := <-d.opts.Signals:
+			if sig == syscall.SIGHUP {
+				d.log.Info("reload requested", "signal", sig.String())
+				d.reload(ctx)
+				continue
+			}
+			d.log.Info("shutdown requested", "signal", sig.String())
+		case err := <-d.serveErr:
+			runErr = fmt.Errorf("http server on %s stopped: %w", d.ln.Addr(), err)
+			d.log.Error("http server failed; shutting down", "error", err.Error())
+		case <-ctx.Done():
+			d.log.Info("shutdown requested", "reason", context.Cause(ctx).Error())
+		}
+		break wait
 	}
 	go func() {
 		for sig := range d.opts.Signals {
+			if sig == syscall.SIGHUP {
+				d.log.Info("shutdown in progress; reload ignored", "signal", sig.String())
+				continue
+			}
 			d.log.Info("shutdown already in progress; signal ignored", "signal", sig.String())
 		}
 	}()

@@ -89,7 +89,7 @@ func checkRootModes(cfg *config.Config) error {
 type catalogHandler struct{ d *daemon }
 
 func (h catalogHandler) Handle(ctx context.Context, root string, b watch.Batch) error {
-	if limit := h.d.cfg.Jobs.MaxQueued; limit > 0 {
+	if limit := int(h.d.maxQueued.Load()); limit > 0 {
 		queued, _, err := h.d.app.Jobs.Counts(ctx)
 		if err != nil {
 			return err

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -78,8 +79,13 @@ type API struct {
 	ready    atomic.Bool
 	draining atomic.Bool
 	probes   probeState
-	hosts    *hostPolicy
-	origins  *http.CrossOriginProtection
+
+	// live holds the settings a reload may change (live.go); liveMu serializes
+	// their changes, liveSet and addr are what the current live state was built from.
+	live    atomic.Pointer[liveState]
+	liveMu  sync.Mutex
+	liveSet Live
+	addr    net.Addr
 
 	// apiMux serves /api/, healthMux everything else the API has (/health). They
 	// and their 405 tables are built by New and never change afterwards, so
@@ -115,7 +121,7 @@ func New(deps Deps) *API { return newAPI(deps, nil) }
 // Listening tells the API the address the daemon bound, for the Host check, when
 // it was not known as Deps.Addr at New (the daemon builds the API before it binds).
 // It must be called before the API serves its first request.
-func (a *API) Listening(addr net.Addr) { a.hosts = newHostPolicy(addr, a.deps.AllowedHosts) }
+func (a *API) Listening(addr net.Addr) { a.setAddr(addr) }
 
 // newAPI builds the API; extra, when not nil, registers more routes before they are
 // frozen (tests use it for handlers that the product does not have).
@@ -124,8 +130,9 @@ func newAPI(deps Deps, extra func(a *API)) *API {
 		deps.WriteTimeout = DefaultWriteTimeout
 	}
 	a := &API{deps: deps, logger: deps.Logger, apiMux: http.NewServeMux(), healthMux: http.NewServeMux()}
-	a.hosts = newHostPolicy(deps.Addr, deps.AllowedHosts)
-	a.origins = newOriginPolicy(deps.AllowedHosts)
+	a.addr = deps.Addr
+	a.SetLive(Live{AuthToken: deps.AuthToken, AllowedHosts: deps.AllowedHosts, MaxQueued: deps.MaxQueued,
+		Policies: deps.Policies})
 	a.handle("GET /health", a.handleHealth)
 	if deps.Jobs != nil {
 		a.handle("POST /api/jobs", a.handleSubmitJob)

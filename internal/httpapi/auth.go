@@ -12,11 +12,13 @@ import (
 // probes. Tokens are compared in constant time
 // (as SHA-256 digests, so that not even the length leaks) and never logged.
 func (a *API) requireToken(next http.Handler) http.Handler {
-	if a.deps.AuthToken == "" {
-		return next
-	}
-	want := sha256.Sum256([]byte(a.deps.AuthToken))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		live := a.live.Load() // the token in force when the request arrived (SetLive)
+		if !live.hasToken {
+			next.ServeHTTP(w, r)
+			return
+		}
+		want := live.tokenSum
 		got, ok := bearer(r.Header.Get("Authorization"))
 		sum := sha256.Sum256([]byte(got))
 		if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
@@ -35,8 +37,8 @@ func (a *API) requireToken(next http.Handler) http.Handler {
 }
 
 // RequireToken guards h with the bearer token as /api/ is guarded (the same 401
-// and log line); the daemon puts GET /metrics behind it beyond loopback. Without a
-// configured token it returns h.
+// and log line); the daemon puts GET /metrics behind it beyond loopback. While no
+// token is in force (SetLive) it lets every request through.
 func (a *API) RequireToken(h http.Handler) http.Handler { return a.requireToken(h) }
 
 // bearer extracts the token from an "Authorization: Bearer <token>" header.

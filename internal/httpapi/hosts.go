@@ -177,7 +177,7 @@ func newOriginPolicy(allowed []string) *http.CrossOriginProtection {
 // request cannot come from a rebinding page.
 func (a *API) checkHost(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Host == "" || a.hosts.allowed(r.Host) {
+		if r.Host == "" || a.live.Load().hosts.allowed(r.Host) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -202,8 +202,9 @@ func (a *API) checkOrigin(next http.Handler) http.Handler {
 			return
 		}
 		origin := r.Header.Get("Origin")
+		live := a.live.Load()
 		var msg string
-		if err := a.origins.Check(r); err != nil {
+		if err := live.origins.Check(r); err != nil {
 			switch site := r.Header.Get("Sec-Fetch-Site"); site {
 			case "", "same-origin", "none":
 				msg = "Origin " + quote(origin) + " is not the host the request was sent to"
@@ -211,7 +212,7 @@ func (a *API) checkOrigin(next http.Handler) http.Handler {
 				msg = "the browser sent it from another site (Sec-Fetch-Site: " + site + ")"
 			}
 		} else if origin != "" {
-			if u, err := url.Parse(origin); err != nil || u.Host == "" || !a.hosts.allowed(u.Host) {
+			if u, err := url.Parse(origin); err != nil || u.Host == "" || !live.hosts.allowed(u.Host) {
 				msg = "Origin " + quote(origin) + " is not vpo's address, a loopback name or in server.allowed_hosts"
 			}
 		}

@@ -101,12 +101,12 @@ func (a *API) handleSubmitJob(w http.ResponseWriter, r *http.Request) error {
 	if req.Policy != "" && req.Type != "plan" && req.Type != "apply" {
 		return errorf(http.StatusUnprocessableEntity, "invalid_job", fmt.Sprintf(`"policy" is not used by a %s job`, req.Type))
 	}
-	if a.deps.MaxQueued > 0 {
+	if maxQueued := a.live.Load().maxQueued; maxQueued > 0 {
 		queued, _, err := a.deps.Jobs.Counts(r.Context())
 		if err != nil {
 			return err
 		}
-		if queued >= a.deps.MaxQueued {
+		if queued >= maxQueued {
 			w.Header().Set("Retry-After", "60")
 			return errorf(http.StatusTooManyRequests, "queue_full",
 				fmt.Sprintf("the job queue is full (%d queued jobs); retry later", queued))

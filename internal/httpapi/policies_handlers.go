@@ -104,12 +104,14 @@ func policyDetail(e policy.Entry) (PolicyDetail, error) {
 	return d, nil
 }
 
-// policies returns the registry, or a 503 when the daemon has none.
+// policies returns the registry in force (a reload may swap it: SetLive), or a
+// 503 when the daemon has none.
 func (a *API) policies() (*policy.Registry, error) {
-	if a.deps.Policies == nil {
+	reg := a.live.Load().policies
+	if reg == nil {
 		return nil, errorf(http.StatusServiceUnavailable, "no_policies", "this vpo serves no policies")
 	}
-	return a.deps.Policies, nil
+	return reg, nil
 }
 
 func (a *API) handleListPolicies(w http.ResponseWriter, r *http.Request) error {

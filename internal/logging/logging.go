@@ -38,6 +38,9 @@ type Options struct {
 	// Bare leaves out the timestamp and level from text records, for a journald
 	// stream, which records both itself.
 	Bare bool
+	// LevelVar, when set, is set to Level and holds the logger's level, so that the
+	// daemon can change it on a reload (Set); nil: the level is fixed.
+	LevelVar *slog.LevelVar
 }
 
 // ParseLevel maps vpo's level names to slog levels.
@@ -71,9 +74,14 @@ func LevelName(l slog.Level) string {
 
 // New returns the root logger. Components take a child with Component.
 func New(opts Options) (*slog.Logger, error) {
-	level, err := ParseLevel(opts.Level)
+	parsed, err := ParseLevel(opts.Level)
 	if err != nil {
 		return nil, err
+	}
+	var level slog.Leveler = parsed
+	if opts.LevelVar != nil {
+		opts.LevelVar.Set(parsed)
+		level = opts.LevelVar
 	}
 	w := &errorSwallowingWriter{w: opts.Writer}
 	hopts := &slog.HandlerOptions{Level: level, ReplaceAttr: replaceAttr}

@@ -152,3 +152,27 @@ func TestJournalMessageCarriesContext(t *testing.T) {
 		t.Errorf("record attrs = %d, want the 2 call-site fields kept", n)
 	}
 }
+
+// With a LevelVar, changing it changes the level of the logger and of its
+// component loggers at once, in both formats.
+func TestLevelVar(t *testing.T) {
+	t.Parallel()
+	for _, format := range []string{"text", "json"} {
+		var buf bytes.Buffer
+		lv := new(slog.LevelVar)
+		l, err := New(Options{Level: "warning", Format: format, Writer: &buf, LevelVar: lv})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lv.Level() != slog.LevelWarn {
+			t.Fatalf("%s: LevelVar = %v, want the configured warning", format, lv.Level())
+		}
+		c := Component(l, "config")
+		c.Info("before")
+		lv.Set(slog.LevelDebug)
+		c.Debug("after")
+		if strings.Contains(buf.String(), "before") || !strings.Contains(buf.String(), "after") {
+			t.Errorf("%s: %q", format, buf.String())
+		}
+	}
+}

@@ -35,7 +35,8 @@ func (u *UI) handleLoginForm(w http.ResponseWriter, r *http.Request, v visitor) 
 
 func (u *UI) handleLogin(w http.ResponseWriter, r *http.Request, v visitor) error {
 	next := safeNext(r.PostFormValue("next"))
-	if !u.authRequired() {
+	live := u.rl.Load() // one token for the check and the session
+	if !live.required {
 		http.Redirect(w, r, next, http.StatusSeeOther)
 		return nil
 	}
@@ -50,14 +51,14 @@ func (u *UI) handleLogin(w http.ResponseWriter, r *http.Request, v visitor) erro
 			data: loginData{Next: next, Error: "Too many failed logins from your address; wait " + strconv.Itoa(secs) + " s and try again."}})
 	}
 	got := sha256.Sum256([]byte(r.PostFormValue("token")))
-	if subtle.ConstantTimeCompare(got[:], u.token[:]) != 1 {
+	if subtle.ConstantTimeCompare(got[:], live.token[:]) != 1 {
 		u.logins.fail(peer)
 		u.log.Warn("ui login failed: wrong token", "peer", peer, "remote_addr", r.RemoteAddr)
 		return u.render(w, r, v, view{name: "login", title: "Log in", status: http.StatusUnauthorized,
 			data: loginData{Next: next, Error: "That is not vpo's token."}})
 	}
 	// A new ID at login: an ID planted before it (session fixation) stays anonymous.
-	id, exp := u.sessions.open(u.token)
+	id, exp := u.sessions.open(live.token)
 	u.setCookie(w, r, sessionCookie, id, exp)
 	u.log.Info("ui login", "peer", peer, "expires", exp.UTC().Format(time.RFC3339))
 	http.Redirect(w, r, next, http.StatusSeeOther)

@@ -129,7 +129,7 @@ func (u *UI) handleSettings(w http.ResponseWriter, r *http.Request, v visitor) e
 	if u.deps.Store != nil {
 		d.SchemaVersion = u.deps.Store.SchemaVersion()
 	}
-	if c := u.deps.Config; c != nil {
+	if c := u.rl.Load().cfg; c != nil {
 		d.DataDir, d.ConfigFile, d.DatabasePath, d.PoliciesDir = c.DataDir, c.File, c.DatabasePath, c.Policies.Dir
 		for _, s := range c.Settings() {
 			d.Settings = append(d.Settings, settingRow{Key: s.Key, Value: settingValue(s), Source: string(s.Source)})

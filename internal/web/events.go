@@ -249,7 +249,7 @@ func (u *UI) handleEvents(w http.ResponseWriter, r *http.Request, v visitor) err
 	tick := time.NewTicker(liveInterval)
 	defer tick.Stop()
 	for {
-		if u.authRequired() && !u.sessions.valid(v.id, u.token) {
+		if u.authRequired() && !u.sessions.valid(v.id, u.rl.Load().token) {
 			_, _ = fmt.Fprint(w, "event: logout\ndata: {}\n\n")
 			_ = rc.Flush()
 			return nil

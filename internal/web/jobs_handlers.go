@@ -191,8 +191,8 @@ type scanForm struct {
 
 func (u *UI) scanForm(v visitor, path string) scanForm {
 	f := scanForm{CSRF: v.csrf, Path: path}
-	if u.deps.Config != nil {
-		f.Roots = u.deps.Config.Library.Roots
+	if u.rl.Load().cfg != nil {
+		f.Roots = u.rl.Load().cfg.Library.Roots
 	}
 	return f
 }
@@ -211,12 +211,12 @@ func (u *UI) handleStartScan(w http.ResponseWriter, r *http.Request, v visitor) 
 	if err != nil {
 		return refuse(http.StatusUnprocessableEntity, strings.TrimPrefix(err.Error(), library.ErrBadPath.Error()+": "))
 	}
-	if u.deps.MaxQueued > 0 {
+	if u.rl.Load().maxQueued > 0 {
 		queued, _, err := u.deps.Jobs.Counts(r.Context())
 		if err != nil {
 			return err
 		}
-		if queued >= u.deps.MaxQueued {
+		if queued >= u.rl.Load().maxQueued {
 			w.Header().Set("Retry-After", "60")
 			return refuse(http.StatusTooManyRequests, "The job queue is full ("+strconv.Itoa(queued)+" queued jobs); try again later.")
 		}

@@ -128,7 +128,7 @@ type visitor struct {
 // visitor, who gets a new ID (set as a cookie on a GET) when they have none.
 func (u *UI) visitorOf(w http.ResponseWriter, r *http.Request) visitor {
 	var v visitor
-	if c, err := r.Cookie(sessionCookie); err == nil && wellFormedID(c.Value) && u.sessions.valid(c.Value, u.token) {
+	if c, err := r.Cookie(sessionCookie); err == nil && wellFormedID(c.Value) && u.sessions.valid(c.Value, u.rl.Load().token) {
 		v.id, v.authed = c.Value, true
 	} else if c, err := r.Cookie(anonCookie); err == nil && wellFormedID(c.Value) {
 		v.id = c.Value

@@ -14,10 +14,10 @@ package web
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vpo-project/vpo/internal/catalog"
@@ -88,8 +88,8 @@ type UI struct {
 	tmpl   *engine
 	assets *assets
 
-	key      [32]byte // signs CSRF tokens; new at each start
-	token    [32]byte // SHA-256 of Deps.Token
+	key      [32]byte                    // signs CSRF tokens; new at each start
+	rl       atomic.Pointer[reloadState] // the token, queue cap and config in force (reload.go)
 	sessions *sessionStore
 	logins   *loginLimiter
 	totals   *totalsCache
@@ -132,7 +132,7 @@ func New(deps Deps) (*UI, error) {
 	if _, err := rand.Read(u.key[:]); err != nil {
 		return nil, err
 	}
-	u.token = sha256.Sum256([]byte(deps.Token))
+	u.SetLive(Reloadable{Token: deps.Token, MaxQueued: deps.MaxQueued, Config: deps.Config})
 	u.totals = newTotalsCache(deps.Store, deps.TotalsInterval, deps.Logger)
 	u.live = newLiveState(deps.Jobs, deps.Store)
 	u.routes()
@@ -196,4 +196,4 @@ func (u *UI) Close() {
 }
 
 // authRequired reports whether the UI asks for the token.
-func (u *UI) authRequired() bool { return u.deps.Token != "" }
+func (u *UI) authRequired() bool { return u.rl.Load().required }

@@ -494,6 +494,69 @@ exe=$(cx readlink "/proc/$(prop MainPID)/exe" 2>/dev/null || true)
 check "5  without it the shipped ExecStart runs /usr/bin/vpo ($exe), /health $(health_code)" \
 	test "$exe/$(health_code)" = /usr/bin/vpo/200
 
+# ---- R reload --------------------------------------------------------------------------------
+section "R  systemctl reload vpo (SIGHUP: live settings, a bad file, restart-only settings)"
+pid0=$(prop MainPID)
+TOKEN=reload-test-token-0123456789abcdef
+printf '%s\n' "$TOKEN" >"$R/etc/vpo/token"
+chmod 0644 "$R/etc/vpo/token"
+api_code() { # api_code [TOKEN]: status of GET /api/jobs
+	cx curl -sS -m 3 -o /dev/null -w '%{http_code}' ${1:+-H "Authorization: Bearer $1"} \
+		http://127.0.0.1:8321/api/jobs 2>/dev/null || true
+}
+reloaded='(.MESSAGE | tostring | startswith("configuration reloaded"))'
+# The log level to debug, a token, and a port change (needs a restart).
+C6=$(jcursor)
+pid1_debug debug
+config_variant 's|^level = .*|level = "debug"|; s|^port = .*|port = 8399|; s|^\[server\]|[server]\nauth_token_file = "/etc/vpo/token"|' || true
+cx systemctl reload vpo.service && rc=0 || rc=$?
+ok=0
+jwait 10 "$C6" "$reloaded" -u vpo.service && ok=1
+pid1_debug info
+rec=$(jrecs "$C6" "$reloaded" -u vpo.service | sed -n 1p)
+info "reload record: $(jq -c '{PRIORITY, LOGGER, CHANGED, NEEDS_RESTART}' <<<"${rec:-null}" 2>/dev/null)"
+notes=$(jrecs "$C6" '.MESSAGE | tostring | startswith("vpo.service: Got notification message")' -u vpo.service |
+	jq -r '.MESSAGE | sub(".*\\("; "") | sub("\\)$"; "")' 2>/dev/null | paste -sd';' - || true)
+info "sd_notify during reload: ${notes:-none}"
+check "R  systemctl reload vpo: rc=$rc, 'configuration reloaded' logged naming logging.level and server.auth_token" \
+	jqt '.PRIORITY == "6" and (.CHANGED | contains("logging.level")) and (.CHANGED | contains("server.auth_token"))
+		and (.NEEDS_RESTART | contains("server.port"))' <<<"${rec:-null}"
+check "R  vpo sent RELOADING=1, then READY=1 (PID 1's debug log)" \
+	grep -q 'RELOADING=1.*READY=1' <<<"$notes"
+check "R  the port change is logged at warning as needing a restart, with old and new values" \
+	jhas "$C6" '.PRIORITY == "4" and .KEY == "server.port" and .OLD == "8321" and .NEW == "8399"
+		and (.MESSAGE | tostring | contains("needs a restart"))' -u vpo.service
+check "R  the new token is in force: /api/jobs $(api_code) without it, $(api_code "$TOKEN") with it (want 401, 200); /health $(health_code) on the old port" \
+	test "$(api_code)/$(api_code "$TOKEN")/$(health_code)" = 401/200/200
+C6b=$(jcursor)
+api -X POST -H 'Content-Type: application/json' -H "Authorization: Bearer $TOKEN" \
+	-d '{"type":"probe","path":"/srv/media/movies/a.mkv"}' http://127.0.0.1:8321/api/jobs >/dev/null
+check "R  the debug level is in force (a probe job logs 'file probed' at PRIORITY=7)" \
+	jwait 15 "$C6b" '.PRIORITY == "7" and (.MESSAGE | tostring | startswith("file probed"))' -u vpo.service
+check "R  same process, still active (MainPID $pid0 -> $(prop MainPID), $(prop ActiveState))" \
+	test "$(prop MainPID)/$(prop ActiveState)" = "$pid0/active"
+# A bad file: refused as a whole, the error at PRIORITY 3, the old settings stay.
+C6c=$(jcursor)
+config_variant 's|^level = .*|level = "info"|; s|^workers = .*|workers = "many"|; s|^\[server\]|[server]\nauth_token_file = "/etc/vpo/token"|' || true
+cx systemctl reload vpo.service && rc=0 || rc=$?
+failed='(.MESSAGE | tostring | startswith("reload failed"))'
+jwait 10 "$C6c" "$failed" -u vpo.service || true
+rec=$(jrecs "$C6c" "$failed" -u vpo.service | sed -n 1p)
+info "failure record: $(jq -c '{PRIORITY, LOGGER, ERROR}' <<<"${rec:-null}" 2>/dev/null)"
+check "R  bad config + reload: rc=$rc, PRIORITY=3 'reload failed' naming /etc/vpo/config.toml:LINE:COL and jobs.workers" \
+	jqt '.PRIORITY == "3" and (.ERROR | test("^config /etc/vpo/config.toml:[0-9]+:[0-9]+: jobs.workers: "))' <<<"${rec:-null}"
+check "R  after the bad reload the old settings stay: token $(api_code "$TOKEN") (want 200), no 'configuration reloaded', same PID, active" \
+	test "$(api_code "$TOKEN")/$(prop MainPID)/$(prop ActiveState)" = "200/$pid0/active" -a -z "$(jrecs "$C6c" "$reloaded" -u vpo.service)"
+# Back to the shipped file: the token is gone again (loopback), the level info.
+C6d=$(jcursor)
+config_shipped
+rm -f "$R/etc/vpo/token"
+cx systemctl reload vpo.service || true
+ok=0
+jwait 10 "$C6d" "$reloaded" -u vpo.service && ok=1
+check "R  shipped config reloaded: /api/jobs $(api_code) without a token (want 200), same PID, active" \
+	test "$ok/$(api_code)/$(prop MainPID)/$(prop ActiveState)" = "1/200/$pid0/active"
+
 # ---- 9 figures --------------------------------------------------------------------------------
 section "9  figures (shipped unit and config, idle daemon)"
 cx systemctl stop vpo.service || true
