@@ -85,7 +85,9 @@ func TestMetricsOfARealDaemon(t *testing.T) {
 		t.Fatalf("submit scan: %v %v", resp, err)
 	}
 	var job struct{ ID int64 }
-	json.NewDecoder(resp.Body).Decode(&job)
+	if err := json.NewDecoder(resp.Body).Decode(&job); err != nil {
+		t.Fatal(err)
+	}
 	resp.Body.Close()
 	waitUntil(t, 30*time.Second, "the scan to complete", func() bool {
 		resp, err := client.Get(base + "/api/jobs/" + strconv.FormatInt(job.ID, 10))
@@ -94,7 +96,9 @@ func TestMetricsOfARealDaemon(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		var j struct{ State string }
-		json.NewDecoder(resp.Body).Decode(&j)
+		if err := json.NewDecoder(resp.Body).Decode(&j); err != nil {
+			t.Fatal(err)
+		}
 		return j.State == "completed"
 	})
 

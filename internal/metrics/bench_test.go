@@ -69,7 +69,7 @@ func BenchmarkScrape100k(b *testing.B) {
 					b.Fatal(rec.Code)
 				}
 				size = rec.Body.Len()
-				io.Copy(io.Discard, rec.Body)
+				_, _ = io.Copy(io.Discard, rec.Body)
 			}
 			b.ReportMetric(float64(size), "bytes/scrape")
 		})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"slices"
 	"sync"
@@ -24,7 +23,7 @@ func fill(args []string) error {
 	n := fs.Int("files", 10000, "files to record")
 	_ = fs.Parse(args)
 	ctx := context.Background()
-	s, err := catalog.OpenMode(ctx, *db, slog.New(slog.NewTextHandler(io.Discard, nil)), catalog.ApplyMigrations)
+	s, err := catalog.OpenMode(ctx, *db, slog.New(slog.DiscardHandler), catalog.ApplyMigrations)
 	if err != nil {
 		return err
 	}
@@ -84,7 +83,7 @@ func query(args []string) error {
 	reps := fs.Int("n", 2000, "pages")
 	_ = fs.Parse(args)
 	ctx := context.Background()
-	s, err := catalog.Open(ctx, *db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s, err := catalog.Open(ctx, *db, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}
