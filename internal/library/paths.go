@@ -116,17 +116,5 @@ func (s *Scanner) ScanPaths(ctx context.Context, root string, changed, gone []st
 			}
 		}
 	}
-	if err := s.store.MarkMissing(ctx, missing); err != nil {
-		return c.snapshot(), err
-	}
-	c.missing.Store(int64(len(missing)))
-	counts := c.snapshot()
-	stopReports()
-	if report != nil {
-		report(counts)
-	}
-	logger.Info("scan finished", "path", root, "found", counts.Found, "probed", counts.Probed,
-		"unchanged", counts.Unchanged, "failed", counts.Failed, "missing", counts.Missing,
-		"duration_ms", time.Since(start).Milliseconds())
-	return counts, nil
+	return s.finish(ctx, &c, missing, stopReports, report, logger, root, start)
 }

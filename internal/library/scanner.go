@@ -266,6 +266,13 @@ func (s *Scanner) Scan(ctx context.Context, dir string, logger *slog.Logger, rep
 		gone = append(gone, k.ID)
 		logger.Info("file is missing", "file_path", path)
 	}
+	return s.finish(ctx, &c, gone, stopReports, report, logger, dir, start)
+}
+
+// finish ends a scan of path: it marks the gone files missing, sends the last
+// report and logs the counts.
+func (s *Scanner) finish(ctx context.Context, c *counters, gone []int64, stopReports func(),
+	report func(catalog.Counts), logger *slog.Logger, path string, start time.Time) (catalog.Counts, error) {
 	if err := s.store.MarkMissing(ctx, gone); err != nil {
 		return c.snapshot(), err
 	}
@@ -275,7 +282,7 @@ func (s *Scanner) Scan(ctx context.Context, dir string, logger *slog.Logger, rep
 	if report != nil {
 		report(counts)
 	}
-	logger.Info("scan finished", "path", dir, "found", counts.Found, "probed", counts.Probed,
+	logger.Info("scan finished", "path", path, "found", counts.Found, "probed", counts.Probed,
 		"unchanged", counts.Unchanged, "failed", counts.Failed, "missing", counts.Missing,
 		"duration_ms", time.Since(start).Milliseconds())
 	return counts, nil
