@@ -418,7 +418,7 @@ func (j *job) runInPlace(ctx context.Context, refs map[int]mkvRef) (res Result, 
 	if err := removeJournal(name); err != nil {
 		return Result{}, true, err
 	}
-	res = Result{Path: j.path, Changed: true, Tool: ToolMKVPropEdit, InPlace: true, Container: got.result.Container, Notes: notes}
+	res = Result{Path: j.path, Changed: true, Tool: ToolMKVPropEdit, InPlace: true, Container: got.result.Container, Notes: notes, Probe: got.result}
 	for _, t := range got.result.Tracks {
 		res.Tracks = append(res.Tracks, policy.TrackFromProbe(t))
 	}

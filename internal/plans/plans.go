@@ -443,7 +443,12 @@ func (s *Service) applied(ctx context.Context, l *Loaded, f catalog.File, sp *ca
 	if err != nil {
 		return Outcome{}, fmt.Errorf("fingerprint the new version of %s: %w", f.Path, err)
 	}
-	r, perr := s.prober.Probe(ctx, res.Path)
+	// The verification's ffprobe report is of these very bytes; probe again
+	// only if the executor had none.
+	r, perr := res.Probe, error(nil)
+	if r == nil {
+		r, perr = s.prober.Probe(ctx, res.Path)
+	}
 	if perr != nil {
 		obs.ProbeError = perr.Error()
 	} else {
