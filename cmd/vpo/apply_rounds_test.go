@@ -156,6 +156,33 @@ func (f *roundsFile) check(origSHA string, origDur float64) (string, error) {
 	return "new", nil
 }
 
+// skips returns the reasons of the files the round's log says were skipped
+// ("; skipped: plan is stale x2"), or "".
+func skips(logPath string) string {
+	b, err := os.ReadFile(logPath)
+	if err != nil {
+		return ""
+	}
+	n := map[string]int{}
+	for _, line := range strings.Split(string(b), "\n") {
+		_, rest, ok := strings.Cut(line, `message="file skipped: `)
+		if !ok {
+			continue
+		}
+		reason, _, _ := strings.Cut(rest, `"`)
+		n[reason]++
+	}
+	if len(n) == 0 {
+		return ""
+	}
+	var parts []string
+	for r, c := range n {
+		parts = append(parts, fmt.Sprintf("%s x%d", r, c))
+	}
+	slices.Sort(parts)
+	return "; skipped: " + strings.Join(parts, ", ")
+}
+
 // writing reports whether a tool is writing a file of lib: mkvmerge with
 // --output, or mkvpropedit (past the gate or not: the kill is random anyway).
 func writing(lib string) bool {
@@ -385,7 +412,7 @@ func cmdApplyRounds(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Check(os.Remove(gate))
 		opened := time.Now()
 		moment := "any time"
-		if rng.IntN(2) == 0 {
+		if rng.IntN(2) == 0 && summary["orig"] > 0 {
 			moment = "during a write"
 			for deadline := time.Now().Add(15 * time.Second); !writing(lib) && time.Now().Before(deadline); {
 				time.Sleep(5 * time.Millisecond)
@@ -418,8 +445,8 @@ func cmdApplyRounds(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		prevTemps, prevJournals, err = leftovers(lib, jdir)
 		ts.Check(err)
-		line := fmt.Sprintf("round %2d: at start orig %d new %d; submitted %d jobs, killed %4d ms later (%s); left %d temp files, %d journals",
-			round, summary["orig"], summary["new"], submitted, delay.Milliseconds(), moment, len(prevTemps), len(prevJournals))
+		line := fmt.Sprintf("round %2d: at start orig %d new %d; submitted %d jobs, killed %4d ms later (%s); left %d temp files, %d journals%s",
+			round, summary["orig"], summary["new"], submitted, delay.Milliseconds(), moment, len(prevTemps), len(prevJournals), skips(logPath))
 		ts.Logf("%s", line)
 		fmt.Fprintln(ts.Stdout(), line)
 	}
