@@ -893,7 +893,9 @@ cx sh -ec '
 		>/etc/vpo/policies/english.yaml
 	chmod 0644 /etc/vpo/policies/english.yaml' sh "$A1" "$A2" || true
 config_variant 's|^roots = .*|roots = ["/srv/media", "/srv/apply"]|; s|^#dir = "/etc/vpo/policies"|dir = "/etc/vpo/policies"|; s|^#require_approval = true|require_approval = false|; /^\[apply\]/,$ s|^#settle = 60$|settle = 0|' || true
-printf '# run.sh: as in docs/systemd.md, "Applying policies"\n[Service]\nUser=vpomedia\nReadWritePaths=/srv/apply\n' \
+# UnsetEnvironment= is the test's, not the documented drop-in's: it makes sure
+# vpo gets the C locale whatever locale PID 1 passes on (/etc/locale.conf).
+printf '# run.sh: as in docs/systemd.md, "Applying policies"\n[Service]\nUser=vpomedia\nReadWritePaths=/srv/apply\nUnsetEnvironment=LANG LC_ALL LC_CTYPE\n' \
 	>"$DROPIN_DIR/50-test-apply.conf"
 cx systemctl daemon-reload || true
 cx systemctl restart vpo.service || true
