@@ -471,7 +471,7 @@ func (s *Service) applied(ctx context.Context, l *Loaded, f catalog.File, sp *ca
 	if err != nil {
 		return Outcome{}, err
 	}
-	log.Info("file applied", "tool", res.Tool, "in_place", res.InPlace, "bytes", res.Size,
+	log.Info("file applied", "tool", res.Tool, "in_place", res.InPlace, "backup", res.Backup, "bytes", res.Size,
 		"duration_ms", dur.Milliseconds(), "new_path", res.Path)
 	return Outcome{Result: ResultChanged, Plan: sp, Bytes: res.Size, Converges: converges}, nil
 }
