@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -272,14 +273,23 @@ func runPolicyApply(ctx context.Context, env Env, cmd *cobra.Command, configPath
 			}
 		}
 	}
+	// On a terminal, stderr carries one line of counters, redrawn after each
+	// file; anywhere else (a pipe, a file, a journal) nothing but the lines.
+	var prog *applyProgress
+	if isTerminal(env.Stderr) {
+		prog = &applyProgress{w: env.Stderr}
+	}
 	report := func(path string, o plans.Outcome) {
 		line := o.Result + " " + displayPath(path)
 		if o.Reason != "" {
 			line += ": " + o.Reason
 		}
+		prog.clear() // the per-file line must not land inside the counters
 		fmt.Fprintln(env.Stdout, line)
+		prog.add(o)
 	}
 	c, err := s.app.Plans.RunForeground(ctx, name, paths, !yes, report)
+	prog.clear()
 	fmt.Fprintf(env.Stdout, "%d files: %d changed, %d conformant, %d skipped, %d failed; %d bytes written\n",
 		c.Done, c.Changed, c.Conformant, c.Skipped, c.Failed, c.Bytes)
 	if err != nil {
@@ -292,4 +302,62 @@ func runPolicyApply(ctx context.Context, env Env, cmd *cobra.Command, configPath
 		return &ExitError{Code: ExitFailure, Reported: true, Err: errors.New("some files could not be applied")}
 	}
 	return nil
+}
+
+// applyProgress is the counters of a foreground apply, as one line redrawn in
+// place on a terminal: files done, changed, conformant, skipped, failed, and
+// bytes written. A nil *applyProgress draws nothing.
+type applyProgress struct {
+	w     io.Writer
+	c     catalog.Counts
+	drawn bool
+}
+
+// add counts one file's outcome and redraws the line.
+func (p *applyProgress) add(o plans.Outcome) {
+	if p == nil {
+		return
+	}
+	p.c.Done++
+	switch o.Result {
+	case plans.ResultChanged:
+		p.c.Changed++
+		p.c.Bytes += o.Bytes
+	case plans.ResultConformant:
+		p.c.Conformant++
+	case plans.ResultSkipped:
+		p.c.Skipped++
+	case plans.ResultFailed:
+		p.c.Failed++
+	}
+	fmt.Fprintf(p.w, "\r\x1b[K%s", p.text())
+	p.drawn = true
+}
+
+func (p *applyProgress) text() string {
+	return fmt.Sprintf("%d done: %d changed, %d conformant, %d skipped, %d failed; %s written",
+		p.c.Done, p.c.Changed, p.c.Conformant, p.c.Skipped, p.c.Failed, byteSize(p.c.Bytes))
+}
+
+// clear erases the line, if drawn.
+func (p *applyProgress) clear() {
+	if p == nil || !p.drawn {
+		return
+	}
+	fmt.Fprint(p.w, "\r\x1b[K")
+	p.drawn = false
+}
+
+// byteSize shows a byte count in binary units: 512 B, 1.5 KiB, 2.0 GiB.
+func byteSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 5; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

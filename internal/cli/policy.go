@@ -236,7 +236,9 @@ phase failed (or a phase with on_error: fail stopped the run).
 Without --dry-run the policy (a name in policies.dir) is applied in the
 foreground: the paths are scanned into the catalogue, then each file's approved
 plan is carried out (see vpo plans); --yes skips approval and applies what a
-fresh plan says. One line per file, then a summary; exits 1 when a file failed.`,
+fresh plan says. One line per file, then a summary; exits 1 when a file failed.
+On a terminal, stderr shows the counters (files done, changed, conformant,
+skipped, failed, bytes written) on one line redrawn after each file.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usagef("%q needs at least one file or directory", cmd.CommandPath())

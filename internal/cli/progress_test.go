@@ -1,0 +1,139 @@
+package cli
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/vpo-project/vpo/internal/testmedia"
+)
+
+// applyHome is a policy home whose config applies at once (settle 0), with a
+// library of a file the movies policy changes and one it finds conformant.
+func applyHome(t *testing.T) (home, lib string) {
+	t.Helper()
+	home, _ = policyHome(t)
+	if err := os.WriteFile(filepath.Join(home, ".vpo", "config.toml"), []byte("[apply]\nsettle = 0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	lib = filepath.Join(home, "lib")
+	testmedia.MakePolicyMKV(t, lib)
+	m := testmedia.Make(t, lib)
+	for _, p := range []string{m.Truncated, m.Empty, m.NotVideo, m.MP4} {
+		if err := os.Remove(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return home, lib
+}
+
+// TestPolicyRunApplyNoTTY: when stderr is not a terminal (a pipe, a file, the
+// journal) a foreground apply writes no progress line and no terminal
+// control bytes anywhere: stdout is one line per file and the summary.
+func TestPolicyRunApplyNoTTY(t *testing.T) {
+	home, lib := applyHome(t)
+	out, stderr, err := runVPO(t, home, nil, "policy", "run", "--yes", "--policy", "movies", lib)
+	if err != nil {
+		t.Fatalf("err %v, stderr %s", err, stderr)
+	}
+	if strings.ContainsAny(out+stderr, "\r\x1b") {
+		t.Errorf("control bytes in the output:\nstdout %q\nstderr %q", out, stderr)
+	}
+	if strings.Contains(stderr, " done: ") {
+		t.Errorf("progress on a stderr that is not a terminal: %q", stderr)
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[2], "2 files: 1 changed, 1 conformant, 0 skipped, 0 failed; ") {
+		t.Fatalf("stdout = %q, want two file lines and the summary", out)
+	}
+	for _, want := range []string{"changed " + filepath.Join(lib, "tracks.mkv"), "conformant " + filepath.Join(lib, "sample.mkv")} {
+		if lines[0] != want && lines[1] != want {
+			t.Errorf("stdout = %q, lacks the line %q", out, want)
+		}
+	}
+}
+
+// openPTY opens a pseudo-terminal pair (/dev/ptmx and its /dev/pts/N): a real
+// terminal for isTerminal, without a library.
+func openPTY(t *testing.T) (master, slave *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatalf("open /dev/ptmx: %v", err)
+	}
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatalf("unlockpt: %v", err)
+	}
+	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatalf("ptsname: %v", err)
+	}
+	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatalf("open pts: %v", err)
+	}
+	// Raw output: the terminal must not turn "\n" into "\r\n" for the
+	// comparison below.
+	tio, err := unix.IoctlGetTermios(int(s.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tio.Oflag &^= unix.OPOST
+	if err := unix.IoctlSetTermios(int(s.Fd()), unix.TCSETS, tio); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close(); _ = s.Close() })
+	return m, s
+}
+
+// TestPolicyRunApplyTTY: with stderr on a real terminal (a pty) a foreground
+// apply redraws one line of counters after each file (files done, changed,
+// conformant, skipped, failed, bytes written), erases it before each
+// per-file line and at the end; stdout stays clean.
+func TestPolicyRunApplyTTY(t *testing.T) {
+	home, lib := applyHome(t)
+	master, slave := openPTY(t)
+	if !isTerminal(slave) {
+		t.Fatal("the pty is not a terminal to isTerminal")
+	}
+	got := make(chan []byte)
+	go func() {
+		b, _ := io.ReadAll(master) // ends with EIO once the slave is closed
+		got <- b
+	}()
+	t.Setenv("HOME", home)
+	var stdout bytes.Buffer
+	root := NewRoot(Env{Stdout: &stdout, Stderr: slave, Getenv: func(string) (string, bool) { return "", false }})
+	root.SetArgs([]string{"policy", "run", "--yes", "--policy", "movies", lib})
+	err := root.Execute()
+	_ = slave.Close()
+	tty := string(<-got)
+	if err != nil {
+		t.Fatalf("err %v, terminal %q", err, tty)
+	}
+	if strings.ContainsAny(stdout.String(), "\r\x1b") {
+		t.Errorf("control bytes on stdout: %q", stdout.String())
+	}
+	const clr = "\r\x1b[K"
+	first := clr + "1 done: " // the files come in catalogue order
+	second := clr + "2 done: 1 changed, 1 conformant, 0 skipped, 0 failed; "
+	i, j := strings.Index(tty, first), strings.Index(tty, second)
+	if i < 0 || j < i {
+		t.Fatalf("terminal output %q lacks %q then %q", tty, first, second)
+	}
+	if !strings.HasSuffix(tty, " written"+clr) {
+		t.Errorf("the progress line is not erased at the end: %q", tty)
+	}
+	if n := strings.Count(tty, clr); n != 4 {
+		t.Errorf("%d redraws and erasures, want 4 (draw, erase, draw, erase): %q", n, tty)
+	}
+	if !strings.Contains(tty, " KiB written") {
+		t.Errorf("bytes written not shown in binary units: %q", tty)
+	}
+}
