@@ -172,6 +172,68 @@ audio:aac:eng:-:false/false
 `,
 		},
 		{
+			name: "mp4 every audio default cleared: the first stays default (mp4 cannot store none)",
+			file: "mp4",
+			policy: header + `phases:
+  - name: flags
+    keep_audio: {languages: [eng]}
+    audio_actions: {clear_all_default: true}
+`,
+			wantTool: apply.ToolFFmpeg,
+			want: `video:h264:und:-:true/false
+audio:aac:eng:-:true/false
+audio:aac:eng:-:false/false
+`,
+		},
+		{
+			name: "mp4 language: ffmpeg",
+			file: "mp4",
+			policy: header + `phases:
+  - name: lang
+    rules:
+      match: first
+      items:
+        - name: german
+          when: {exists: {track_type: audio, language: fre}}
+          then:
+            - set_language: {track_type: audio, match_language: fre, new_language: de}
+`,
+			wantTool: apply.ToolFFmpeg,
+			want: `video:h264:und:-:true/false
+audio:aac:eng:-:true/false
+audio:aac:ger:-:false/false
+audio:aac:eng:-:false/false
+`,
+		},
+		{
+			name: "mkv language and forced: mkvpropedit",
+			file: "mkv",
+			policy: header + `phases:
+  - name: lang
+    rules:
+      match: all
+      items:
+        - name: german
+          when: {exists: {track_type: audio, language: fre}}
+          then:
+            - set_language: {track_type: audio, match_language: fre, new_language: de}
+        - name: forced
+          when: {exists: {track_type: subtitle, language: fre}}
+          then:
+            - set_forced: {track_type: subtitle, language: fre, value: true}
+`,
+			wantTool: apply.ToolMKVPropEdit,
+			want: `video:h264:und:Test Video:true/false
+audio:aac:eng:English Stereo:true/false
+audio:ac3:ger:Français 5.1:false/false
+audio:aac:eng:Director's Commentary:false/false
+subtitle:subrip:eng:English Forced:false/true
+subtitle:subrip:eng:English SDH:false/false
+subtitle:subrip:fre::false/true
+attachment:ttf:und::false/false
+`,
+		},
+		{
 			name: "mp4 to mkv: ffmpeg",
 			file: "mp4",
 			policy: header + `phases:
@@ -200,6 +262,14 @@ audio:aac:eng:-:false/false
 			wantTool: apply.ToolFFmpeg,
 			rename:   "film.mkv",
 			wantPath: "film.mp4",
+			check: func(t *testing.T, path string) {
+				// The plan drops the titles (mp4 stores none): none is there.
+				for _, s := range streamStats(t, path) {
+					if s.Tags["title"] != "" {
+						t.Errorf("stream %d keeps the title %q", s.Index, s.Tags["title"])
+					}
+				}
+			},
 			want: `video:h264:und:-:true/false
 audio:aac:eng:-:true/false
 audio:ac3:fre:-:false/false

@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -79,6 +80,7 @@ func evaluateSpec(sp *evalPolicy, f FileInfo) Plan {
 		tracks, container = out, outContainer
 		plan.Phases = append(plan.Phases, pp)
 	}
+	fitContainer(&plan)
 	return plan
 }
 
@@ -202,10 +204,25 @@ func (ev *phaseEval) pass(in []Track, container string, noFilter bool) ([]Track,
 
 	// 3. Container.
 	if ph.container != nil {
+		from := container
 		var err error
 		container, err = ev.convert(tracks, container)
 		if err != nil {
 			return nil, "", false, err
+		}
+		if container == kindMP4 && from != kindMP4 {
+			// MP4 stores no titles (see mp4.go): the later phases, and the
+			// next evaluation of the converted file, must not see them.
+			var ids []string
+			for i := range tracks {
+				if tracks[i].Title != "" {
+					ids = append(ids, strconv.Itoa(tracks[i].ID))
+					tracks[i].Title = ""
+				}
+			}
+			if ids != nil {
+				ev.warn("container: mp4 stores no track titles: the conversion drops the titles of track %s", strings.Join(ids, ", "))
+			}
 		}
 	}
 
