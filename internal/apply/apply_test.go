@@ -117,6 +117,30 @@ attachment:ttf:und::false/false
 `,
 		},
 		{
+			name: "mkv attachment slot first, reorder and removal: mkvmerge keeps the attachment after the tracks",
+			file: "mkv",
+			policy: header + `config: {audio_languages: [eng, fra]}
+phases:
+  - name: arrange
+    keep_subtitles: {languages: [eng]}
+    track_order: [attachment, video, audio_main, audio_alternate, audio_commentary, subtitle_main, subtitle_forced]
+`,
+			wantTool: apply.ToolMKVMerge,
+			want: `video:h264:und:Test Video:true/false
+audio:aac:eng:English Stereo:true/false
+audio:ac3:fre:Français 5.1:false/false
+audio:aac:eng:Director's Commentary:false/false
+subtitle:subrip:eng:English SDH:false/false
+subtitle:subrip:eng:English Forced:false/true
+attachment:ttf:und::false/false
+`,
+			check: func(t *testing.T, path string) {
+				if j := mkvmergeJ(t, path); len(j.Attachments) != 1 || j.Attachments[0].FileName != "font.ttf" {
+					t.Errorf("attachments: %+v, want font.ttf", j.Attachments)
+				}
+			},
+		},
+		{
 			name: "mkv with swapped track numbers: edits the right track",
 			file: "swapped",
 			policy: header + `config: {subtitle_languages: [fra]}

@@ -151,3 +151,37 @@ phases:
 		})
 	}
 }
+
+// TestOrderAttachments: in a Matroska file attachments stay after every
+// track, whatever the attachment slot's place in track_order (Matroska stores
+// them apart; a plan that put one first would never converge); the plan warns
+// when the slot's place would have mattered.
+func TestOrderAttachments(t *testing.T) {
+	const warn = "track_order: Matroska stores attachments after every track; the place of the attachment slot has no effect"
+	file := mkvFile(def(vid(0)), def(aud(1, "eng", "")), sub(3, "eng", ""), aud(2, "fre", ""), att(4), att(5))
+	tests := []struct {
+		name  string
+		order []Slot
+		want  string
+		warn  bool
+	}{
+		{"attachment slot first", []Slot{SlotAttachment, SlotVideo, SlotAudioMain, SlotAudioAlternate, SlotSubtitleMain}, "0v-D 1a-eng-D 2a-fre 3s-eng 4a 5a", true},
+		{"attachment slot between", []Slot{SlotVideo, SlotAudioMain, SlotAttachment, SlotSubtitleMain}, "0v-D 1a-eng-D 3s-eng 2a-fre 4a 5a", true},
+		{"attachment slot last", []Slot{SlotVideo, SlotAudioMain, SlotAudioAlternate, SlotSubtitleMain, SlotAttachment}, "0v-D 1a-eng-D 2a-fre 3s-eng 4a 5a", false},
+		{"no attachment slot", []Slot{SlotVideo, SlotSubtitleMain}, "0v-D 3s-eng 1a-eng-D 2a-fre 4a 5a", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := testPolicy(Phase{Name: "o", TrackOrder: tt.order})
+			plan := Evaluate(p, file)
+			if got := summary(plan.Result().Tracks); got != tt.want {
+				t.Errorf("result %s, want %s", got, tt.want)
+			}
+			got := strings.Contains(strings.Join(plan.Phases[0].Warnings, "\n"), warn)
+			if got != tt.warn {
+				t.Errorf("warnings %q: has the attachment warning %t, want %t", plan.Phases[0].Warnings, got, tt.warn)
+			}
+			mustIdempotent(t, p, plan)
+		})
+	}
+}
