@@ -31,6 +31,7 @@ func TestApplyOperations(t *testing.T) {
 		rename   string // copy the file to this name first
 		policy   string
 		wantTool string
+		inPlace  bool   // in_place = auto: mkvpropedit edits the file itself
 		wantPath string // base name afterwards, when it changes
 		// want is the expected summary of the result (see summarize).
 		want  string
@@ -45,6 +46,26 @@ phases:
     default_flags: {}
 `,
 			wantTool: apply.ToolMKVPropEdit,
+			want: `video:h264:und:Test Video:true/false
+audio:aac:eng:English Stereo:false/false
+audio:ac3:fre:Français 5.1:true/false
+audio:aac:eng:Director's Commentary:false/false
+subtitle:subrip:eng:English Forced:false/true
+subtitle:subrip:eng:English SDH:false/false
+subtitle:subrip:fre::false/false
+attachment:ttf:und::false/false
+`,
+		},
+		{
+			name: "mkv flags only, in place: mkvpropedit",
+			file: "mkv",
+			policy: header + `config: {audio_languages: [fra, eng]}
+phases:
+  - name: flags
+    default_flags: {}
+`,
+			wantTool: apply.ToolMKVPropEdit,
+			inPlace:  true,
 			want: `video:h264:und:Test Video:true/false
 audio:aac:eng:English Stereo:false/false
 audio:ac3:fre:Français 5.1:true/false
@@ -317,12 +338,16 @@ audio:aac:eng:-:false/false
 				t.Fatalf("plan changes nothing:\n%s", planText(req.Plan))
 			}
 			before := streamStats(t, path)
-			res, err := newExecutor().Apply(context.Background(), req)
+			e := newExecutor()
+			if tt.inPlace {
+				e, _ = inPlaceExecutor(t)
+			}
+			res, err := e.Apply(context.Background(), req)
 			if err != nil {
 				t.Fatalf("apply: %v\n%s", err, planText(req.Plan))
 			}
-			if res.Tool != tt.wantTool || !res.Changed {
-				t.Errorf("tool = %q, changed = %t; want %q, true", res.Tool, res.Changed, tt.wantTool)
+			if res.Tool != tt.wantTool || !res.Changed || res.InPlace != tt.inPlace {
+				t.Errorf("tool = %q, changed = %t, in place %t; want %q, true, %t", res.Tool, res.Changed, res.InPlace, tt.wantTool, tt.inPlace)
 			}
 			wantPath := path
 			if tt.wantPath != "" {
@@ -365,16 +390,22 @@ audio:aac:eng:-:false/false
 					t.Errorf("stream %d (was %d): duration %.3f, want %.3f", i, tr.ID, a.duration(), b.duration())
 				}
 			}
-			if policy.ContainerKind(again.Plan.File.Container) == "mkv" {
-				j := mkvmergeJ(t, res.Path)
-				if len(j.Tracks) != len(kept) {
-					t.Fatalf("mkvmerge -J: %d tracks, want %d", len(j.Tracks), len(kept))
+			// mkvmerge -J too, on every result: the tracks' types and order,
+			// and their languages; for Matroska also flags and titles (its MP4
+			// reader reports neither).
+			j := mkvmergeJ(t, res.Path)
+			if len(j.Tracks) != len(kept) {
+				t.Fatalf("mkvmerge -J: %d tracks, want %d", len(j.Tracks), len(kept))
+			}
+			mkv := policy.ContainerKind(again.Plan.File.Container) == "mkv"
+			for i, tr := range kept {
+				jt := j.Tracks[i]
+				p := jt.Properties
+				if want := strings.Replace(tr.Type, "subtitle", "subtitles", 1); jt.Type != want || !policy.SameLanguage(p.Language, tr.Language) {
+					t.Errorf("mkvmerge track %d: %s %q, want %s %q", i, jt.Type, p.Language, want, tr.Language)
 				}
-				for i, tr := range kept {
-					p := j.Tracks[i].Properties
-					if p.Default != tr.Default || p.Forced != tr.Forced || p.Name != tr.Title || !policy.SameLanguage(p.Language, tr.Language) {
-						t.Errorf("mkvmerge track %d: %+v, want %+v", i, p, tr)
-					}
+				if mkv && (p.Default != tr.Default || p.Forced != tr.Forced || p.Name != tr.Title) {
+					t.Errorf("mkvmerge track %d: %+v, want %+v", i, p, tr)
 				}
 			}
 			if tt.check != nil {
