@@ -137,3 +137,58 @@ func TestPolicyRunApplyTTY(t *testing.T) {
 		t.Errorf("bytes written not shown in binary units: %q", tty)
 	}
 }
+
+// TestPolicyRunDryRunNotConverging: after an apply the real tools could not
+// realise (the policy tells commentary by its title, then converts to MP4,
+// which stores no titles), a dry run still shows what the policy wants of the
+// new version but stores no plan of it: the policy does not converge there.
+func TestPolicyRunDryRunNotConverging(t *testing.T) {
+	home, dir := policyHome(t)
+	if err := os.WriteFile(filepath.Join(home, ".vpo", "config.toml"), []byte("[apply]\nsettle = 0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const convert = `schema_version: 13
+config: {audio_languages: [eng]}
+phases:
+  - name: arrange
+    keep_subtitles: {remove_all: true}
+    filter_attachments: {remove_all: true}
+    track_order: [video, audio_commentary, audio_main, audio_alternate]
+    default_flags: {}
+  - name: convert
+    container: {target: mp4}
+`
+	if err := os.WriteFile(filepath.Join(dir, "convert.yaml"), []byte(convert), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	lib := filepath.Join(home, "lib")
+	if err := os.MkdirAll(lib, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rich := testmedia.MakeRich(t, lib)
+	for _, p := range []string{rich.MP4, rich.Swapped} {
+		if err := os.Remove(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, stderr, err := runVPO(t, home, nil, "policy", "run", "--yes", "--policy", "convert", lib)
+	if err != nil || !strings.Contains(out, "changed "+rich.MKV+"\n") {
+		t.Fatalf("apply: %v\n%s%s", err, out, stderr)
+	}
+	mp4 := strings.TrimSuffix(rich.MKV, ".mkv") + ".mp4"
+	out, stderr, err = runVPO(t, home, nil, "policy", "run", "--dry-run", "--policy", "convert", lib)
+	if err != nil {
+		t.Fatalf("dry run: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(out, mp4+": would change\n") || !strings.Contains(out, "  not stored: does not converge: ") || strings.Contains(out, "stored as plan") {
+		t.Errorf("dry run output:\n%s", out)
+	}
+	out, _, err = runVPO(t, home, nil, "plans", "list", "--state", "pending")
+	if err != nil || strings.Contains(out, "convert") {
+		t.Errorf("pending plans after the dry run: %v\n%s", err, out)
+	}
+	out, _, err = runVPO(t, home, nil, "plans", "list", "--state", "applied")
+	if err != nil || !strings.Contains(out, "applied (does not converge)") {
+		t.Errorf("applied plans: %v\n%s", err, out)
+	}
+}
