@@ -48,13 +48,17 @@ func isMOV(p *Plan, result FileInfo) bool {
 // phase that ran does. It does nothing to a plan that failed or changes
 // nothing.
 func fitContainer(p *Plan) {
-	if p.HasErrors() || p.Stopped || !p.Changed() {
+	// The final container first: it is cheap, and most files are not MP4.
+	final := p.File.Container
+	for i := range p.Phases {
+		if pp := &p.Phases[i]; pp.Status == PhaseRan && pp.Container != nil {
+			final = pp.Container.To
+		}
+	}
+	if ContainerKind(final) != kindMP4 || p.HasErrors() || p.Stopped || !p.Changed() {
 		return
 	}
 	res := p.Result()
-	if ContainerKind(res.Container) != kindMP4 {
-		return
-	}
 	last := -1
 	for i := range p.Phases {
 		if p.Phases[i].Status == PhaseRan {
