@@ -130,11 +130,85 @@ func TestPolicyRunApplyTTY(t *testing.T) {
 	if !strings.HasSuffix(tty, " written"+clr) {
 		t.Errorf("the progress line is not erased at the end: %q", tty)
 	}
-	if n := strings.Count(tty, clr); n != 4 {
-		t.Errorf("%d redraws and erasures, want 4 (draw, erase, draw, erase): %q", n, tty)
+	// Draw, erase, draw, erase; more when a log line came while the
+	// counters were shown (erased before it, redrawn after).
+	if n := strings.Count(tty, clr); n < 4 {
+		t.Errorf("%d redraws and erasures, want at least 4 (draw, erase, draw, erase): %q", n, tty)
+	}
+	for i := strings.Index(tty, "timestamp="); i >= 0; {
+		if i > 0 && !strings.HasSuffix(tty[:i], clr) && !strings.HasSuffix(tty[:i], "\n") {
+			t.Errorf("a log line does not start its own row: %q", tty[max(0, i-40):i+10])
+		}
+		next := strings.Index(tty[i+1:], "timestamp=")
+		if next < 0 {
+			break
+		}
+		i += 1 + next
 	}
 	if !strings.Contains(tty, " KiB written") {
 		t.Errorf("bytes written not shown in binary units: %q", tty)
+	}
+}
+
+// TestPolicyRunApplyNarrowTTY: on a terminal narrower than the counters the
+// line is cut to the width, so that it never wraps (a wrapped line cannot be
+// redrawn in place); a log line written while the counters are shown (the
+// second changed file's "file applied") erases them first, so that the two
+// never share a row, and they are redrawn after it.
+func TestPolicyRunApplyNarrowTTY(t *testing.T) {
+	home, lib := applyHome(t)
+	data, err := os.ReadFile(filepath.Join(lib, "tracks.mkv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(lib, "tracks2.mkv"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	master, slave := openPTY(t)
+	if err := unix.IoctlSetWinsize(int(slave.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 24, Col: 30}); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan []byte)
+	go func() {
+		b, _ := io.ReadAll(master)
+		got <- b
+	}()
+	t.Setenv("HOME", home)
+	var stdout bytes.Buffer
+	root := NewRoot(Env{Stdout: &stdout, Stderr: slave, Getenv: func(string) (string, bool) { return "", false }})
+	root.SetArgs([]string{"policy", "run", "--yes", "--policy", "movies", lib})
+	err = root.Execute()
+	_ = slave.Close()
+	tty := string(<-got)
+	if err != nil {
+		t.Fatalf("err %v", err)
+	}
+	const clr = "\r\x1b[K"
+	drawn := 0
+	for _, part := range strings.Split(tty, clr) {
+		counters, _, _ := strings.Cut(part, "timestamp=") // a log line may follow a redraw
+		if !strings.Contains(counters, " done: ") {
+			continue
+		}
+		drawn++
+		if len(counters) > 29 {
+			t.Errorf("line of %d columns on a 30-column terminal: %q", len(counters), counters)
+		}
+		if strings.Contains(part, "timestamp=") {
+			t.Errorf("a log line shares the row of the counters: %q", part)
+		}
+	}
+	if drawn < 3 || !strings.Contains(tty, clr+"3 done: 2 changed, 1 conform") {
+		t.Errorf("terminal output %q, want the counters of three files cut to 29 columns", tty)
+	}
+	if !strings.Contains(tty, "1 done: ") || strings.Count(tty, `message="file applied"`) != 2 {
+		t.Fatalf("terminal output %q, want two file applied logs", tty)
+	}
+	// The second "file applied" came while the first file's counters were
+	// shown: they were erased before it.
+	second := strings.LastIndex(tty, "timestamp=")
+	if !strings.HasSuffix(tty[:second], clr) && !strings.HasSuffix(tty[:second], "\n") {
+		t.Errorf("a log line does not start its own row: %q", tty[max(0, second-40):second+10])
 	}
 }
 
