@@ -27,9 +27,9 @@ import (
 //     (QuickTime, a .mov file) does not, and the rewrite clears them.
 //   - Languages: mp4 stores three-letter ISO 639-2 codes; any other form
 //     ("de", "en-US") would be written as und, so the plan writes the
-//     three-letter code ("ger"). (mov stores only the languages of
-//     QuickTime's table; a language outside it fails the verification, and
-//     the file is left untouched.)
+//     three-letter code ("ger"). mov stores only the codes of QuickTime's
+//     language table (movLanguages): the plan writes the equivalent code of
+//     the table ("fre" as "fra"), and a language with none (swe) as und.
 //
 // The internal/apply tests check each of these facts on the installed ffmpeg.
 // A plan that changes nothing is not rewritten, so none of this applies to it:
@@ -85,9 +85,18 @@ func fitContainer(p *Plan) {
 			forced = append(forced, strconv.Itoa(t.ID))
 			t.Forced = false
 		}
-		if !mov && t.Language != "" && !isISO6392(t.Language) {
+		switch {
+		case !mov && t.Language != "" && !isISO6392(t.Language):
 			code := NormalizeLanguage(t.Language)
 			langs = append(langs, fmt.Sprintf("track %d %s as %s", t.ID, t.Language, code))
+			t.Language = code
+		case mov && t.Language != "" && !movLanguages[t.Language] && NormalizeLanguage(t.Language) != LangUndetermined:
+			code := movLanguage(t.Language)
+			shown := code
+			if code == "" {
+				shown = LangUndetermined
+			}
+			langs = append(langs, fmt.Sprintf("track %d %s as %s", t.ID, t.Language, shown))
 			t.Language = code
 		}
 	}
@@ -117,8 +126,11 @@ func fitContainer(p *Plan) {
 	if forced != nil {
 		pp.Warnings = append(pp.Warnings, fmt.Sprintf("mov stores no forced flags: the rewrite clears them on track %s", strings.Join(forced, ", ")))
 	}
-	if langs != nil {
+	if langs != nil && !mov {
 		pp.Warnings = append(pp.Warnings, fmt.Sprintf("mp4 stores three-letter language codes: %s", strings.Join(langs, ", ")))
+	}
+	if langs != nil && mov {
+		pp.Warnings = append(pp.Warnings, fmt.Sprintf("mov stores only the languages of QuickTime's table: %s", strings.Join(langs, ", ")))
 	}
 	if defaults != nil {
 		pp.Warnings = append(pp.Warnings, fmt.Sprintf("%s cannot store a kind of track with no default track: the first one is marked default for %s", name, strings.Join(defaults, ", ")))
@@ -149,4 +161,33 @@ func isISO6392(s string) bool {
 		}
 	}
 	return true
+}
+
+// movLanguages are the language codes ffmpeg's mov (QuickTime) muxer stores:
+// those of QuickTime's language table, in the form ffmpeg maps them (fra but
+// ger, ces but not cze). Found by writing every code of lang_table.go into one
+// .mov and reading it back; TestMOVLanguages checks the list against the
+// installed ffmpeg the same way.
+var movLanguages = func() map[string]bool {
+	m := map[string]bool{}
+	for _, c := range strings.Fields(`alb amh ara arm asm aym aze baq bel ben bul bur cat ces chi dan dut dzo eng epo
+		est fin fra geo ger gre grn guj heb hin hun ice ind ita jav jpn kan kas kaz khm kin kir kor kur lao lat lav
+		lit mac mal mar may mlg mlt mol mon nep nor nya ori orm per pol por pus que ron run rus san sin slk slv snd
+		som spa swa tam tat tel tgk tgl tha tib tir tuk tur uig ukr urd uzb vie wel yid`) {
+		m[c] = true
+	}
+	return m
+}()
+
+// movLanguage returns the code of QuickTime's table for the language of tag,
+// or "" (und) when the table has none.
+func movLanguage(tag string) string {
+	want := NormalizeLanguage(tag)
+	best := ""
+	for c := range movLanguages {
+		if NormalizeLanguage(c) == want && (best == "" || c < best) {
+			best = c
+		}
+	}
+	return best
 }

@@ -1,6 +1,11 @@
 package policy
 
 import (
+	"encoding/json"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -107,6 +112,26 @@ phases:
 			warn: "mp4 stores three-letter language codes: track 2 de as ger",
 		},
 		{
+			name: "a .mov language outside QuickTime's table is written as und; an equivalent code as the table's",
+			policy: header + `phases:
+  - name: lang
+    rules:
+      match: all
+      items:
+        - name: swedish
+          when: {exists: {track_type: audio, language: ger}}
+          then:
+            - set_language: {track_type: audio, match_language: ger, new_language: swe}
+        - name: french
+          when: {exists: {track_type: audio, language: eng}}
+          then:
+            - set_language: {track_type: audio, match_language: eng, new_language: fre}
+`,
+			file: mp4File("film.mov", def(vid(0)), def(aud(1, "eng", "")), aud(2, "ger", "")),
+			want: "0v-D 1a-fre-D 2a-und",
+			warn: "mov stores only the languages of QuickTime's table: track 1 fre as fra, track 2 swe as und",
+		},
+		{
 			name: "a conformant mp4 is not fitted: titles and no default stay",
 			policy: header + `phases:
   - name: filter
@@ -183,5 +208,66 @@ func TestOrderAttachments(t *testing.T) {
 			}
 			mustIdempotent(t, p, plan)
 		})
+	}
+}
+
+// languageCodes lists every three-letter code the language tables know, and
+// und, mul, mis and zxx.
+func languageCodes() []string {
+	set := map[string]bool{LangUndetermined: true, LangMultiple: true, LangMiscellaneous: true, LangNoLinguisticContent: true}
+	for _, b := range iso6391 {
+		set[b] = true
+	}
+	for t, b := range iso6392T {
+		set[t], set[b] = true, true
+	}
+	out := make([]string, 0, len(set))
+	for c := range set {
+		out = append(out, c)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestMOVLanguages checks movLanguages on the installed ffmpeg: one .mov with
+// an audio track for every code the language tables know, read back by
+// ffprobe; the codes that come back verbatim must be exactly movLanguages.
+func TestMOVLanguages(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	codes := languageCodes()
+	out := filepath.Join(dir, "all.mov")
+	args := []string{"-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "sine=duration=0.1", "-c:a", "pcm_s16le"}
+	for range codes {
+		args = append(args, "-map", "0:0")
+	}
+	for i, c := range codes {
+		args = append(args, "-metadata:s:"+strconv.Itoa(i), "language="+c)
+	}
+	args = append(args, "-f", "mov", out)
+	if b, err := exec.Command("ffmpeg", args...).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v: %s", err, b)
+	}
+	b, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "stream=index:stream_tags=language", "-of", "json", out).Output()
+	if err != nil {
+		t.Fatalf("ffprobe: %v", err)
+	}
+	var v struct {
+		Streams []struct {
+			Index int               `json:"index"`
+			Tags  map[string]string `json:"tags"`
+		} `json:"streams"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Streams) != len(codes) {
+		t.Fatalf("%d streams, want %d", len(v.Streams), len(codes))
+	}
+	for _, s := range v.Streams {
+		c, got := codes[s.Index], s.Tags["language"]
+		if kept := got == c; kept != movLanguages[c] {
+			t.Errorf("mov language %s reads back as %q; movLanguages[%s] = %t", c, got, c, movLanguages[c])
+		}
 	}
 }
