@@ -98,7 +98,7 @@ func (s *Store) EachFile(ctx context.Context, f FileFilter, fn func(File) error)
 // filePage reads the files that f selects with lo < id <= hi.
 func (s *Store) filePage(ctx context.Context, f FileFilter, lo, hi int64) ([]File, error) {
 	f.After = lo
-	where, args := s.fileWhere(f)
+	where, args := s.fileWhere(f, whereOpts{idCursor: true})
 	where = append(where, s.q.filterUpTo)
 	args = append(args, hi)
 	q := s.q.selectFilesWithTracks + " WHERE " + strings.Join(where, " AND ") + s.q.orderByIDLimit
