@@ -71,7 +71,7 @@ func BenchmarkPages(b *testing.B) {
 	}
 	b.Run("totals", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := computeTotals(context.Background(), bb.app.Store.DB()); err != nil {
+			if _, err := computeTotals(context.Background(), bb.app.Store); err != nil {
 				b.Fatal(err)
 			}
 		}
