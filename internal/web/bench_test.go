@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"github.com/vpo-project/vpo/internal/app"
 	"github.com/vpo-project/vpo/internal/catalog"
 	"github.com/vpo-project/vpo/internal/config"
+	"github.com/vpo-project/vpo/internal/policy"
 	"github.com/vpo-project/vpo/internal/probe"
 )
 
@@ -46,7 +48,21 @@ func BenchmarkPages(b *testing.B) {
 		{"library_container_no_match", "/ui/library?container=xxx"},
 		{"library_prefix_no_match", "/ui/library?path_prefix=/nowhere"},
 		{"library_page_1000", "/ui/library?cursor=" + strconv.Itoa(n/2)},
+		{"library_search_100_at_the_end", "/ui/library?q=episode+0999"},
+		{"library_search_no_match", "/ui/library?q=zzz"},
+		{"library_sort_path", "/ui/library?sort=path"},
+		{"library_sort_size_desc", "/ui/library?sort=size&order=desc"},
+		{"library_sort_modified_page_1000", "/ui/library?sort=modified&cursor=" + strconv.Itoa(n/2)},
+		{"library_sort_path_language_fin", "/ui/library?sort=path&language=fin"},
+		{"library_codec_no_match", "/ui/library?codec=xxx"},
+		{"library_not_conformant", "/ui/library?policy=english&conformant=no"},
 		{"file_detail", "/ui/files/" + strconv.Itoa(n/2)},
+		{"file_detail_with_plan", "/ui/files/3"},
+		{"plans_pending", "/ui/plans?state=pending"},
+		{"plans_pending_page_20", "/ui/plans?state=pending&cursor=1000"},
+		{"plan_detail", "/ui/plans/1"},
+		{"policies", "/ui/policies"},
+		{"policy", "/ui/policies/english"},
 		{"dashboard", "/ui/"},
 		{"jobs", "/ui/jobs"},
 		{"settings", "/ui/settings"},
@@ -77,6 +93,11 @@ func BenchmarkPages(b *testing.B) {
 		}
 	})
 }
+
+// benchPlans is how many files of the benchmark catalogue are planned.
+const benchPlans = 60000
+
+var errBenchDone = errors.New("done")
 
 type benchBundle struct {
 	app *app.App
@@ -110,6 +131,13 @@ func buildBenchCatalogue(n int) (*benchBundle, error) {
 	}
 	cfg := config.Default(dir)
 	cfg.DatabasePath = filepath.Join(dir, fmt.Sprintf("bench-%d.db", n))
+	cfg.Policies.Dir = filepath.Join(dir, "policies")
+	if err := os.MkdirAll(cfg.Policies.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(cfg.Policies.Dir, "english.yaml"), []byte(englishPolicy), 0o644); err != nil {
+		return nil, err
+	}
 	a, err := app.Open(ctx, cfg, slog.New(slog.DiscardHandler), app.Migrate)
 	if err != nil {
 		return nil, err
@@ -127,7 +155,35 @@ func buildBenchCatalogue(n int) (*benchBundle, error) {
 		}
 		fmt.Fprintf(os.Stderr, "built a catalogue of %d files in %s\n", n, time.Since(start).Round(time.Second))
 	}
-	ui, err := New(Deps{Store: a.Store, Jobs: a.Jobs, Scanner: a.Scanner, Config: cfg, Version: "bench"})
+	// Plans: the english policy's plans of the first benchPlans files that it
+	// would change (a third: their audio is Japanese), pending.
+	ps, err := a.Store.ListPlans(ctx, catalog.PlanFilter{Limit: 1})
+	if err != nil {
+		return nil, err
+	}
+	if len(ps) == 0 {
+		l, err := a.Plans.LoadPolicy("english")
+		if err != nil {
+			return nil, err
+		}
+		start := time.Now()
+		err = a.Store.EachFile(ctx, catalog.FileFilter{}, func(f catalog.File) error {
+			if f.ID > benchPlans {
+				return errBenchDone
+			}
+			_, _, err := a.Plans.PlanFile(ctx, l, f, catalog.PlanPending, 0)
+			return err
+		})
+		if err != nil && !errors.Is(err, errBenchDone) {
+			return nil, err
+		}
+		fmt.Fprintf(os.Stderr, "planned %d files in %s\n", benchPlans, time.Since(start).Round(time.Second))
+	}
+	reg, err := policy.LoadRegistry(cfg.Policies.Dir)
+	if err != nil {
+		return nil, err
+	}
+	ui, err := New(Deps{Store: a.Store, Jobs: a.Jobs, Scanner: a.Scanner, Plans: a.Plans, Policies: reg, Config: cfg, Version: "bench"})
 	if err != nil {
 		return nil, err
 	}

@@ -68,10 +68,14 @@ func (f libraryFilter) SortMark(key string) string {
 }
 
 // conformanceWindow bounds the files a conformance-filtered page evaluates:
-// the policy runs on the files of this many ids after the cursor at most (two
-// of EachFile's pages), so a page costs a few tens of milliseconds whatever
-// the catalogue's size, and the next page goes on from where it stopped.
-const conformanceWindow = 2 * catalog.EachPage
+// the policy runs on at most this many files after the cursor (read
+// conformanceBatch at a time, with their tracks), so a page costs a few tens of
+// milliseconds whatever the catalogue's size, and the next page goes on from
+// where it stopped.
+const (
+	conformanceWindow = 500
+	conformanceBatch  = 100
+)
 
 type libraryData struct {
 	Filter libraryFilter
@@ -194,46 +198,36 @@ func (u *UI) handleLibrary(w http.ResponseWriter, r *http.Request, v visitor) er
 	return u.render(w, r, v, view{name: "library", title: "Library", nav: "library", data: d})
 }
 
-// errWindowFull stops EachFile at the end of a conformance page.
-var errWindowFull = errors.New("window full")
-
 // conformingFiles evaluates the policy on the files filter selects after its
-// cursor, within conformanceWindow ids, and keeps those that conform (or not).
-// It returns them, how many files it evaluated, and the id to continue after
-// (0 when the catalogue is exhausted).
+// cursor, at most conformanceWindow of them, and keeps those that conform (or
+// not). It returns them, how many files it evaluated, and the id to continue
+// after (0 when the catalogue is exhausted).
 func (u *UI) conformingFiles(r *http.Request, filter catalog.FileFilter, ev *policy.Evaluator, want bool) ([]catalog.File, int, int64, error) {
 	var out []catalog.File
-	examined, last := 0, int64(0)
-	limit := filter.After + conformanceWindow
-	exhausted := true
-	err := u.deps.Store.EachFile(r.Context(), filter, func(f catalog.File) error {
-		if f.ID > limit {
-			exhausted = false
-			return errWindowFull
+	examined, last := 0, filter.After
+	for examined < conformanceWindow {
+		filter.After, filter.Limit = last, conformanceBatch
+		files, err := u.deps.Store.ListFilesWithTracks(r.Context(), filter)
+		if err != nil {
+			return nil, 0, 0, err
 		}
-		examined++
-		last = f.ID
-		if f.ProbedAt != nil && f.ProbeError == "" {
-			p := ev.Evaluate(policy.FileInfoFromProbe(f.Path, f.Size,
-				probe.Result{Container: f.Container, Duration: f.Duration, Tracks: f.Tracks}))
-			if p.Conformant() == want {
-				out = append(out, f)
+		for _, f := range files {
+			examined++
+			last = f.ID
+			if f.ProbedAt != nil && f.ProbeError == "" {
+				p := ev.Evaluate(policy.FileInfoFromProbe(f.Path, f.Size,
+					probe.Result{Container: f.Container, Duration: f.Duration, Tracks: f.Tracks}))
+				if p.Conformant() == want {
+					out = append(out, f)
+				}
+			}
+			if len(out) == pageSize {
+				return out, examined, last, nil
 			}
 		}
-		if len(out) == pageSize {
-			exhausted = false
-			return errWindowFull
+		if len(files) < conformanceBatch {
+			return out, examined, 0, nil
 		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, errWindowFull) {
-		return nil, 0, 0, err
-	}
-	if exhausted {
-		return out, examined, 0, nil
-	}
-	if last < limit && len(out) < pageSize {
-		last = limit
 	}
 	return out, examined, last, nil
 }

@@ -133,6 +133,16 @@ func testListFilesSortSearch(t *testing.T, s *catalog.Store) {
 			t.Errorf("%s: got %q, want %q", c.name, got, c.want)
 		}
 	}
+	// ListFilesWithTracks: id order from the cursor, the filter applied, the
+	// tracks read.
+	wt, err := s.ListFilesWithTracks(ctx, catalog.FileFilter{After: ids[files[0].path], Search: "show", Limit: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(wt) != 2 || wt[0].Path != files[1].path || wt[1].Path != files[2].path ||
+		len(wt[1].Tracks) != 2 || wt[1].Tracks[0].Codec != "hevc" || wt[1].Tracks[1].Language != "fin" {
+		t.Errorf("ListFilesWithTracks = %+v", wt)
+	}
 	if _, err := s.ListFiles(ctx, catalog.FileFilter{Sort: "bogus", Limit: 1}); err == nil {
 		t.Error("ListFiles with sort bogus: no error")
 	}
