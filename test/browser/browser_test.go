@@ -69,7 +69,8 @@ type daemon struct {
 	logs string // the daemon's stderr
 }
 
-// englishPolicy keeps English audio only: sample.mkv's French audio goes.
+// englishPolicy keeps English audio only: of sample.mkv's four tracks, the French
+// audio goes.
 const englishPolicy = `schema_version: 13
 description: Keep English audio only
 phases:
@@ -382,6 +383,34 @@ func (b *browser) shot(name string) {
 	}
 }
 
+// scrollTo scrolls the element with this id to the top of the window, for a
+// screenshot of what is below the fold.
+func (b *browser) scrollTo(id string) {
+	b.t.Helper()
+	b.do("scroll to "+id, chromedp.Evaluate[chromedp.Void](`document.getElementById(`+strconv.Quote(id)+`).scrollIntoView()`))
+}
+
+// waitJS evaluates expr until it returns a non-empty string, for up to a
+// minute, across the page's reloads (an evaluation during one fails; it is
+// tried again).
+func (b *browser) waitJS(what, expr string) string {
+	b.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	var last error
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
+		cancel()
+		if err == nil && v != "" {
+			return v
+		}
+		last = err
+		time.Sleep(100 * time.Millisecond)
+	}
+	b.t.Fatalf("%s: timed out (last error %v)", what, last)
+	return ""
+}
+
 // submit sends the form of sel and waits for the page it leads to.
 func (b *browser) submit(what, sel string) {
 	b.t.Helper()
@@ -607,8 +636,8 @@ func TestBrowser(t *testing.T) {
 			t.Fatalf("after the preview: %q", loc)
 		}
 		// The page reloads when the plan job finishes.
-		st := run(b, "preview finished", chromedp.Poll[string](`(() => { const s = document.querySelector('#preview [data-field="state"]');
-			return s && s.textContent === "completed" && document.querySelectorAll("#preview-plans a[href^='/ui/plans/']").length > 0 ? s.textContent : null })()`))
+		st := b.waitJS("preview finished", `(() => { const s = document.querySelector('#preview [data-field="state"]');
+			return s && s.textContent === "completed" && document.querySelectorAll("#preview-plans a[href^='/ui/plans/']").length > 0 ? s.textContent : "" })()`)
 		if st != "completed" {
 			t.Errorf("preview state %q", st)
 		}
@@ -616,6 +645,7 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("%s files would change, want 1", got)
 		}
 		planURL = run(b, "plan link", chromedp.Evaluate[string](`document.querySelector("#preview-plans a[href^='/ui/plans/']").href`))
+		b.scrollTo("h-preview")
 		b.shot("policy-preview")
 		b.w.check(t, "policies")
 	})
@@ -626,15 +656,16 @@ func TestBrowser(t *testing.T) {
 			t.Fatal("no plan from the preview")
 		}
 		b.do("open the plan", chromedp.Navigate(planURL))
-		if n := b.count(".tracks-before tbody tr"); n != 3 {
-			t.Errorf("before: %d tracks, want 3", n)
+		if n := b.count(".tracks-before tbody tr"); n != 4 {
+			t.Errorf("before: %d tracks, want 4", n)
 		}
-		if n := b.count(".tracks-after tbody tr"); n != 2 {
-			t.Errorf("after: %d tracks, want 2", n)
+		if n := b.count(".tracks-after tbody tr"); n != 3 {
+			t.Errorf("after: %d tracks, want 3", n)
 		}
 		if n := b.count(".tracks-before tr.removed"); n != 1 {
 			t.Errorf("%d removed tracks highlighted, want 1", n)
 		}
+		b.scrollTo("h-ba")
 		b.shot("plan")
 		b.click("approve", "#approve")
 		if msg := b.text(".notice"); !strings.Contains(msg, "Plan approved") {
@@ -650,24 +681,25 @@ func TestBrowser(t *testing.T) {
 		if loc := b.location(); !strings.Contains(loc, "/ui/jobs/") || !strings.Contains(loc, "notice=apply-started") {
 			t.Fatalf("after apply approved: %q", loc)
 		}
-		st := run(b, "apply finished", chromedp.Poll[string](`(() => { const s = document.querySelector('[data-field="state"]');
-			return s && (s.textContent === "completed" || s.textContent === "failed") && !window.vpoWaiting ? s.textContent : null })()`))
+		st := b.waitJS("apply finished", `(() => { const s = document.querySelector('[data-field="state"]');
+			return s && (s.textContent === "completed" || s.textContent === "failed") ? s.textContent : "" })()`)
 		if st != "completed" {
 			t.Errorf("apply job %s", st)
 		}
 		b.do("open the file", chromedp.Navigate(fileURL))
-		if n := b.count("#tracks tbody tr"); n != 2 {
-			t.Errorf("the file has %d tracks after the apply, want 2", n)
+		if n := b.count("#tracks tbody tr"); n != 3 {
+			t.Errorf("the file has %d tracks after the apply, want 3", n)
 		}
 		if tr := b.text("#tracks"); strings.Contains(tr, "fra") {
 			t.Errorf("the French track is still listed: %q", tr)
 		}
-		if h := b.text("#file-history"); !strings.Contains(h, "applied") || !strings.Contains(h, "3 → 2 tracks") {
+		if h := b.text("#file-history"); !strings.Contains(h, "applied") || !strings.Contains(h, "4 → 3 tracks") {
 			t.Errorf("history %q", h)
 		}
 		if p := b.text("#file-policies"); !strings.Contains(p, "conformant") {
 			t.Errorf("under the policy the file is not conformant now: %q", p)
 		}
+		b.scrollTo("h-tracks")
 		b.shot("file-history")
 		b.w.check(t, "apply", "dialog opened: Apply every approved plan")
 	})
