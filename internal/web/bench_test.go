@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -85,6 +86,27 @@ func BenchmarkPages(b *testing.B) {
 			b.ReportMetric(float64(size), "B/page")
 		})
 	}
+	// The floors, in the same run: a trivial handler sending 20 KB of fixed
+	// HTML (what any page costs at least, through the same recorder), and the
+	// store's first page of 51 files alone (the SQL of a page, no rendering).
+	static := bytes.Repeat([]byte("<p>vpo</p>\n"), 20<<10/11)
+	b.Run("floor_static_20KB", func(b *testing.B) {
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			_, _ = w.Write(static)
+		})
+		for b.Loop() {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/ui/library", nil))
+		}
+	})
+	b.Run("floor_store_first_page", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := bb.app.Store.ListFiles(context.Background(), catalog.FileFilter{Limit: pageSize + 1}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("totals", func(b *testing.B) {
 		for b.Loop() {
 			if _, err := computeTotals(context.Background(), bb.app.Store); err != nil {

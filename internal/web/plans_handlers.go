@@ -245,15 +245,15 @@ func (u *UI) handleApplyApproved(w http.ResponseWriter, r *http.Request, v visit
 
 // queueRoom refuses a new job when the queue is at its cap (jobs.max_queued).
 func (u *UI) queueRoom(w http.ResponseWriter, r *http.Request) error {
-	max := u.rl.Load().maxQueued
-	if max <= 0 {
+	limit := u.rl.Load().maxQueued
+	if limit <= 0 {
 		return nil
 	}
 	queued, _, err := u.deps.Jobs.Counts(r.Context())
 	if err != nil {
 		return err
 	}
-	if queued >= max {
+	if queued >= limit {
 		w.Header().Set("Retry-After", "60")
 		return errorf(http.StatusTooManyRequests, "The job queue is full (%d queued jobs); try again later.", queued)
 	}
