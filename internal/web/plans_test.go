@@ -58,9 +58,14 @@ func (b *testBundle) plan(t *testing.T, id int64) catalog.StoredPlan {
 }
 
 func TestPoliciesPages(t *testing.T) {
-	b := setup(t, setupOpts{policies: map[string]string{"english": englishPolicy, "broken": brokenPolicy}})
+	b := setup(t, setupOpts{policies: map[string]string{"english": englishPolicy, "broken": brokenPolicy, "two words?": englishPolicy}})
 	c := b.client(t)
 	r := c.get("/ui/policies")
+	// A name is a file name: its link escapes it, and leads to it.
+	if !strings.Contains(r.body, `<a href="/ui/policies/two%20words%3F">two words?</a>`) {
+		t.Errorf("the link of a policy whose name needs escaping:\n%s", r.body)
+	}
+	mustStatus(t, "policy with an escaped name", c.get("/ui/policies/two%20words%3F"), http.StatusOK)
 	mustStatus(t, "policies", r, http.StatusOK)
 	for _, want := range []string{`<a href="/ui/policies/english">english</a>`, "Keep English audio only", "valid",
 		`<span class="badge bad">invalid</span>`, "line 5, column 7", "languagez"} {

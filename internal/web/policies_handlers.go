@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -215,7 +216,7 @@ func (u *UI) handlePreview(w http.ResponseWriter, r *http.Request, v visitor) er
 		return err
 	}
 	u.log.Info("job submitted", "job_id", id, "type", "plan", "policy", e.Name, "path", dir, "via", "ui", "peer", peerOf(r))
-	http.Redirect(w, r, "/ui/policies/"+e.Name+"?job="+strconv.FormatInt(id, 10)+"&notice=preview-started", http.StatusSeeOther)
+	http.Redirect(w, r, "/ui/policies/"+url.PathEscape(e.Name)+"?job="+strconv.FormatInt(id, 10)+"&notice=preview-started", http.StatusSeeOther)
 	return nil
 }
 

@@ -358,6 +358,8 @@ var funcs = template.FuncMap{
 		return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 1, 64) + " ms"
 	},
 	"fmt": func(v any) string { return fmt.Sprint(v) },
+	// pe escapes a path segment (a policy's name, which is a file name).
+	"pe": url.PathEscape,
 	"pageq": func(state, policy, prefix string) string {
 		return pageQuery(map[string]string{"state": state, "policy": policy, "path_prefix": prefix}, "", "")
 	},

@@ -383,6 +383,18 @@ func (b *browser) shot(name string) {
 	}
 }
 
+// noInlineScript fails the test for a script element without src: the
+// Content-Security-Policy forbids inline script, and the pages carry none.
+func (b *browser) noInlineScript(page string) {
+	b.t.Helper()
+	if n := b.count("script:not([src])"); n != 0 {
+		b.t.Errorf("%s: %d inline scripts", page, n)
+	}
+	if csp := run(b, "CSP", chromedp.Evaluate[string](`fetch(location.href).then(r => r.headers.get("Content-Security-Policy"))`, chromedp.EvalAwaitPromise)); !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") {
+		b.t.Errorf("%s: Content-Security-Policy %q", page, csp)
+	}
+}
+
 // scrollTo scrolls the element with this id to the top of the window, for a
 // screenshot of what is below the fold.
 func (b *browser) scrollTo(id string) {
@@ -611,6 +623,7 @@ func TestBrowser(t *testing.T) {
 		if len(sizes) == 0 || b.count("#files tbody a") != 50 {
 			t.Errorf("size sort: %d rows", len(sizes))
 		}
+		b.noInlineScript("library")
 		b.shot("library-sorted")
 		b.w.check(t, "search and sort")
 	})
@@ -625,6 +638,7 @@ func TestBrowser(t *testing.T) {
 		if txt := b.text("#policies"); !strings.Contains(txt, "line 5, column 7") || !strings.Contains(txt, "invalid") {
 			t.Errorf("the broken policy's problem is not shown with its position: %q", txt)
 		}
+		b.noInlineScript("policies")
 		b.shot("policies")
 		b.click("open english", `#policies a[href="/ui/policies/english"]`)
 		if ph := b.text("#phases"); !strings.Contains(ph, "keep_audio") {
@@ -645,6 +659,7 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("%s files would change, want 1", got)
 		}
 		planURL = run(b, "plan link", chromedp.Evaluate[string](`document.querySelector("#preview-plans a[href^='/ui/plans/']").href`))
+		b.noInlineScript("policy")
 		b.scrollTo("h-preview")
 		b.shot("policy-preview")
 		b.w.check(t, "policies")
@@ -665,6 +680,7 @@ func TestBrowser(t *testing.T) {
 		if n := b.count(".tracks-before tr.removed"); n != 1 {
 			t.Errorf("%d removed tracks highlighted, want 1", n)
 		}
+		b.noInlineScript("plan")
 		b.scrollTo("h-ba")
 		b.shot("plan")
 		b.click("approve", "#approve")
@@ -676,6 +692,7 @@ func TestBrowser(t *testing.T) {
 		if n := b.count("#plans tbody a[href^='/ui/plans/']"); n != 1 {
 			t.Errorf("%d approved plans listed, want 1", n)
 		}
+		b.noInlineScript("plans")
 		b.shot("plans")
 		b.click("apply approved", "#apply-approved")
 		if loc := b.location(); !strings.Contains(loc, "/ui/jobs/") || !strings.Contains(loc, "notice=apply-started") {
@@ -699,6 +716,7 @@ func TestBrowser(t *testing.T) {
 		if p := b.text("#file-policies"); !strings.Contains(p, "conformant") {
 			t.Errorf("under the policy the file is not conformant now: %q", p)
 		}
+		b.noInlineScript("file")
 		b.scrollTo("h-tracks")
 		b.shot("file-history")
 		b.w.check(t, "apply", "dialog opened: Apply every approved plan")
