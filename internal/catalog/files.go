@@ -362,6 +362,9 @@ func (s *Store) fileQuery(ctx context.Context, selectQ string, f FileFilter) (st
 	if o.languageIn, err = s.rareTrackValue(ctx, s.q.countLanguage, f.Language, f); err != nil {
 		return "", nil, err
 	}
+	if o.containers, err = s.rareContainers(ctx, f); err != nil {
+		return "", nil, err
+	}
 	where, args := s.fileWhere(f, o)
 	if !idAsc && f.After > 0 {
 		if f.Sort == SortID {
@@ -390,8 +393,9 @@ func (s *Store) fileQuery(ctx context.Context, selectQ string, f FileFilter) (st
 // file costs about Limit/density files (all of them when nothing matches);
 // the index costs one entry per matching track: at 100,000 files the two meet
 // near sqrt(50 × 100,000) ≈ 2,000 tracks. Counting up to rareTracks is one
-// bounded walk of the covering index.
-const rareTracks = 5000
+// bounded walk of the covering index. (A variable for the test that checks
+// both plans give the same pages.)
+var rareTracks = 5000
 
 // rareTrackValue reports whether fewer than rareTracks tracks after the cursor
 // have the codec or language value (countQ); false when value is "".
@@ -410,8 +414,74 @@ func (s *Store) rareTrackValue(ctx context.Context, countQ, value string, f File
 	return n < rareTracks, nil
 }
 
+// rareContainers returns, when the container filter matches few files, the
+// container names it matches (a non-nil, possibly empty list), so that the page
+// is driven from the files_container index; nil when the filter is unset or
+// matches many files (then each file is tested in the page's order, which finds
+// a page quickly). The catalogue holds a handful of distinct names: they are
+// read with one index seek each.
+func (s *Store) rareContainers(ctx context.Context, f FileFilter) ([]string, error) {
+	if f.Container == "" {
+		return nil, nil
+	}
+	names, err := s.containersMatching(ctx, f.Container)
+	if err != nil {
+		return nil, err
+	}
+	if len(names) == 0 {
+		return names, nil
+	}
+	after := int64(0)
+	if f.Sort == SortID && !f.Desc {
+		after = f.After
+	}
+	args := make([]any, 0, len(names)+2)
+	for _, n := range names {
+		args = append(args, n)
+	}
+	var n int
+	q := fmt.Sprintf(s.q.countContainersIn, placeholders(len(names)))
+	if err := s.db.QueryRowContext(ctx, q, append(args, after, rareTracks)...).Scan(&n); err != nil {
+		return nil, fmt.Errorf("list files: %w", Classify(err))
+	}
+	if n >= rareTracks {
+		return nil, nil
+	}
+	return names, nil
+}
+
+// containersMatching lists the catalogue's container names that have part
+// (a comma-separated part of the name, as filterContain tests it); an empty,
+// non-nil list when none has.
+func (s *Store) containersMatching(ctx context.Context, part string) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, s.q.distinctContainers)
+	if err != nil {
+		return nil, fmt.Errorf("list files: %w", Classify(err))
+	}
+	defer rows.Close()
+	names := []string{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, fmt.Errorf("list files: %w", Classify(err))
+		}
+		if strings.Contains(","+name+",", ","+part+",") {
+			names = append(names, name)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list files: %w", Classify(err))
+	}
+	return names, nil
+}
+
+func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
+
 // whereOpts are how fileWhere writes some conditions.
 type whereOpts struct {
+	// containers, when not nil, are the container names the filter matches
+	// (see rareContainers): the condition is "container IN" them.
+	containers []string
 	// idCursor: f.After is "id > After" (the id order's cursor).
 	idCursor bool
 	// codecIn, languageIn: the filter is driven from the tracks index (a rare
@@ -439,9 +509,18 @@ func (s *Store) fileWhere(f FileFilter, o whereOpts) ([]string, []any) {
 		where = append(where, s.q.filterPrefix)
 		args = append(args, lo, hi)
 	}
-	if f.Container != "" {
+	switch {
+	case f.Container == "":
+	case o.containers == nil:
 		where = append(where, s.q.filterContain)
 		args = append(args, f.Container)
+	case len(o.containers) == 0:
+		where = append(where, s.q.filterNothing)
+	default:
+		where = append(where, fmt.Sprintf(s.q.filterContainerIn, placeholders(len(o.containers))))
+		for _, n := range o.containers {
+			args = append(args, n)
+		}
 	}
 	if f.Codec != "" {
 		where = append(where, pick(o.codecIn, s.q.filterCodecIn, s.q.filterCodec))

@@ -45,7 +45,15 @@ type queries struct {
 	filterLanguageIn string
 	countCodec       string
 	countLanguage    string
-	orderByIDLimit   string
+	// distinctContainers lists the distinct container names, one index seek
+	// each; countContainersIn counts the files with one of the names (%s: their
+	// placeholders) after the id ?, up to ?; filterContainerIn is the container
+	// filter as those names; filterNothing matches no file.
+	distinctContainers string
+	countContainersIn  string
+	filterContainerIn  string
+	filterNothing      string
+	orderByIDLimit     string
 	// filterSearch is a path LIKE ? ESCAPE '\' (ASCII case-insensitive).
 	filterSearch string
 	// filterIDCmp is "id %s ?", the comparison filled in (a descending id

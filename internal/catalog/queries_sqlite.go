@@ -62,7 +62,15 @@ FROM tracks WHERE file_id = ? ORDER BY idx`,
 	filterLanguageIn: `id IN (SELECT file_id FROM tracks WHERE language = ?)`,
 	countCodec:       `SELECT count(*) FROM (SELECT 1 FROM tracks WHERE codec = ? AND file_id > ? LIMIT ?) AS t`,
 	countLanguage:    `SELECT count(*) FROM (SELECT 1 FROM tracks WHERE language = ? AND file_id > ? LIMIT ?) AS t`,
-	orderByIDLimit:   ` ORDER BY id LIMIT ?`,
+	// Portable SQL: a loose index scan of files_container (SQLite has none of
+	// its own), one seek per distinct name.
+	distinctContainers: `WITH RECURSIVE c (v) AS (SELECT min(container) FROM files
+  UNION ALL SELECT (SELECT min(container) FROM files WHERE container > c.v) FROM c WHERE c.v IS NOT NULL)
+SELECT v FROM c WHERE v IS NOT NULL`,
+	countContainersIn: `SELECT count(*) FROM (SELECT 1 FROM files WHERE container IN (%s) AND id > ? LIMIT ?) AS t`,
+	filterContainerIn: `container IN (%s)`,
+	filterNothing:     `1 = 0`,
+	orderByIDLimit:    ` ORDER BY id LIMIT ?`,
 	// Portable SQL (row values: SQLite 3.15, PostgreSQL). The search reads the
 	// path as text (LIKE on the BLOB itself matches nothing); SQLite's LIKE
 	// ignores the case of ASCII letters. With no index to use it tests every
