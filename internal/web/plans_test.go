@@ -200,6 +200,11 @@ func TestPlansReviewAndApprove(t *testing.T) {
 	if loc := r.header.Get("Location"); !regexp.MustCompile(`^/ui/jobs/\d+\?notice=apply-started$`).MatchString(loc) {
 		t.Errorf("apply approved redirects to %q", loc)
 	}
+	applyJob := r.header.Get("Location")
+	r = c.get(strings.TrimSuffix(applyJob, "?notice=apply-started"))
+	if !strings.Contains(r.body, `<th scope="col">Changed</th>`) || !strings.Contains(r.body, `<td data-field="changed">0</td>`) {
+		t.Errorf("the apply job's page lacks its counters:\n%s", r.body)
+	}
 	r = c.get("/ui/jobs?type=apply")
 	mustStatus(t, "jobs filtered by apply", r, http.StatusOK)
 	if !strings.Contains(r.body, `<option value="apply" selected>`) || !strings.Contains(r.body, "<td>apply</td>") {

@@ -703,6 +703,9 @@ func TestBrowser(t *testing.T) {
 		if st != "completed" {
 			t.Errorf("apply job %s", st)
 		}
+		if changed := b.waitJS("apply counters", `document.querySelector('[data-field="changed"]').textContent`); changed != "1" {
+			t.Errorf("the apply job changed %s files, want 1", changed)
+		}
 		b.do("open the file", chromedp.Navigate(fileURL))
 		if n := b.count("#tracks tbody tr"); n != 3 {
 			t.Errorf("the file has %d tracks after the apply, want 3", n)
