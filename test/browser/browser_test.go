@@ -692,6 +692,11 @@ func TestBrowser(t *testing.T) {
 		if n := b.count("#plans tbody a[href^='/ui/plans/']"); n != 1 {
 			t.Errorf("%d approved plans listed, want 1", n)
 		}
+		b.do("select all", chromedp.Click(chromedp.ID("select-all")))
+		if n := b.count(`#plans input[name="id"]:checked`); n != 1 {
+			t.Errorf("select all checked %d plans, want 1", n)
+		}
+		b.do("unselect all", chromedp.Click(chromedp.ID("select-all")))
 		b.noInlineScript("plans")
 		b.shot("plans")
 		b.click("apply approved", "#apply-approved")

@@ -24,6 +24,18 @@
     }
   });
 
+  // "Select all" on the plans list: the checkbox is hidden without this script.
+  var selectAll = document.getElementById("select-all");
+  if (selectAll) {
+    selectAll.hidden = false;
+    selectAll.addEventListener("change", function () {
+      var boxes = document.querySelectorAll('#plans input[name="id"]');
+      for (var i = 0; i < boxes.length; i++) {
+        boxes[i].checked = selectAll.checked;
+      }
+    });
+  }
+
   function setStatus(text) {
     if (status && status.textContent !== text) {
       status.textContent = text;
