@@ -287,3 +287,38 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestConformanceFilterIsBounded: a page evaluates at most conformanceWindow
+// files; when none of them matches, the page is empty and its next page goes on
+// from where it stopped.
+func TestConformanceFilterIsBounded(t *testing.T) {
+	b := setup(t, setupOpts{policies: map[string]string{"english": englishPolicy}})
+	ctx := context.Background()
+	n := conformanceWindow + 20
+	var odd string
+	for i := range n {
+		tracks := sampleTracks("x")[:2] // conformant
+		path := fmt.Sprintf("/lib/f%04d.mkv", i)
+		if i == n-1 {
+			tracks, odd = twoAudio("y"), path // the one file the policy would change
+		}
+		if _, err := b.app.Store.RecordFile(ctx, catalog.Observation{Path: path, Size: 1,
+			Result: &probe.Result{Container: "matroska,webm", Tracks: tracks}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := b.client(t)
+	r := c.get("/ui/library?policy=english&conformant=no")
+	mustStatus(t, "first page", r, http.StatusOK)
+	if strings.Contains(r.body, odd) || !strings.Contains(r.body, fmt.Sprintf("%d files evaluated for this page", conformanceWindow)) {
+		t.Fatalf("first page: the file past the window is listed, or the count is missing:\n%s", r.body)
+	}
+	m := regexp.MustCompile(`<a href="([^"]+)" rel="next">`).FindStringSubmatch(r.body)
+	if m == nil {
+		t.Fatalf("first page has no next page:\n%s", r.body)
+	}
+	r = c.get("/ui/library" + strings.ReplaceAll(m[1], "&amp;", "&"))
+	if !strings.Contains(r.body, odd) || !strings.Contains(r.body, "20 files evaluated for this page") || strings.Contains(r.body, `rel="next"`) {
+		t.Errorf("second page:\n%s", r.body)
+	}
+}
