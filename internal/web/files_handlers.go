@@ -245,8 +245,7 @@ type fileData struct {
 	MorePolicies bool
 	// Stored are the file's stored plans, oldest first.
 	Stored []catalog.StoredPlan
-	// History is the applies of plans to the file, oldest first.
-	History     []catalog.HistoryEntry
+	// HistoryRows are the applies of plans to the file, oldest first.
 	HistoryRows []historyRow
 }
 
@@ -280,10 +279,11 @@ func (u *UI) handleFile(w http.ResponseWriter, r *http.Request, v visitor) error
 	if d.Stored, err = u.deps.Store.ListPlans(r.Context(), catalog.PlanFilter{FileID: id, Limit: fileListLimit}); err != nil {
 		return err
 	}
-	if d.History, err = u.deps.Store.FileHistory(r.Context(), id, 0, fileListLimit); err != nil {
+	history, err := u.deps.Store.FileHistory(r.Context(), id, 0, fileListLimit)
+	if err != nil {
 		return err
 	}
-	for _, h := range d.History {
+	for _, h := range history {
 		d.HistoryRows = append(d.HistoryRows, historyRowOf(h))
 	}
 	return u.render(w, r, v, view{name: "file", title: filepath.Base(displayPath(f.Path)), nav: "library", data: d})
