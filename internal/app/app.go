@@ -9,6 +9,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -154,7 +155,46 @@ func build(ctx context.Context, store *catalog.Store, cfg *config.Config, logger
 	if err != nil {
 		return nil, err
 	}
+	workers.SetFollowUp(func(ctx context.Context, a library.ScanArgs, metadata []byte) error {
+		return followUp(ctx, engine, a, metadata)
+	})
 	return &App{Store: store, Scanner: scanner, Workers: workers, Plans: svc, JournalDir: journalDir, Jobs: engine}, nil
+}
+
+// MetadataRun is the River metadata key that marks the jobs of one scheduled
+// run of a root (its value is the root's path): the scan job the schedule
+// inserts and the plan or apply job that follows it. The scheduler skips a run
+// while a job so marked is still queued or running.
+const MetadataRun = "vpo_run"
+
+// followUp submits the plan or apply job a watched root's scan job asks for
+// (ScanArgs.Then), for the changed files, or for all of the root after a full
+// scan; a scan of gone paths only needs none. The apply job is unattended: the
+// root's mode apply is the owner's consent (see docs/operations.md, "Watched
+// roots"). A scheduled run's mark is carried over.
+func followUp(ctx context.Context, engine *jobs.Engine, a library.ScanArgs, metadata []byte) error {
+	if len(a.Changed) == 0 && len(a.Gone) > 0 {
+		return nil
+	}
+	var args river.JobArgs
+	switch a.Then {
+	case config.ModePlan:
+		args = plans.PlanArgs{Policy: a.Policy, Path: a.Path, Paths: a.Changed}
+	case config.ModeApply:
+		args = plans.ApplyArgs{Policy: a.Policy, Path: a.Path, Paths: a.Changed, Unattended: true}
+	default:
+		return fmt.Errorf("a scan cannot be followed by %q", a.Then)
+	}
+	var opts *river.InsertOpts
+	var md map[string]any
+	if json.Unmarshal(metadata, &md) == nil {
+		if run, ok := md[MetadataRun].(string); ok {
+			b, _ := json.Marshal(map[string]string{MetadataRun: run})
+			opts = &river.InsertOpts{Metadata: b}
+		}
+	}
+	_, err := engine.InsertWith(ctx, args, opts)
+	return err
 }
 
 // probeObserver and jobObserver keep a nil *metrics.Metrics out of the

@@ -171,6 +171,12 @@ func (c *Config) validateRoots() error {
 		}
 		c.Library.Roots = append(c.Library.Roots, r.Path)
 	}
+	for i, r := range c.Library.RootConfigs {
+		if r.Mode == ModeApply && r.Watch && c.Apply.Settle > c.Library.Settle {
+			return c.fail(key, "entry %d (%s): a watched root in mode apply needs apply.settle (%gs) at most library.settle (%gs), or the files it hands over are still settling for the apply",
+				i+1, r.Path, c.Apply.Settle.Seconds(), c.Library.Settle.Seconds())
+		}
+	}
 	for i, a := range c.Library.RootConfigs {
 		for j := i + 1; j < len(c.Library.RootConfigs); j++ {
 			b := c.Library.RootConfigs[j]

@@ -90,6 +90,8 @@ func TestRootsErrors(t *testing.T) {
 		{"schedule with seconds", "[[library.roots]]\npath = \"/a\"\nschedule = \"0 0 3 * * *\"\n", `library.roots: entry 1 (/a): schedule "0 0 3 * * *" is not a cron schedule`},
 		{"schedule too often", "[[library.roots]]\npath = \"/a\"\nschedule = \"@every 100ms\"\n", "@every 100ms is shorter than 1s"},
 		{"schedule not string", "[[library.roots]]\npath = \"/a\"\nschedule = 5\n", "library.roots: entry 1: schedule: wrong type: want a string"},
+		{"apply root with a longer apply.settle", "[library]\nsettle = 10\n[[library.roots]]\npath = \"/a\"\nmode = \"apply\"\npolicy = \"p\"\nwatch = true\n",
+			"library.roots: entry 1 (/a): a watched root in mode apply needs apply.settle (60s) at most library.settle (10s)"},
 		{"settle too short", "[library]\nsettle = 0.5\n", "library.settle: 0.5 is out of range (1-86400 seconds)"},
 	}
 	for _, tt := range tests {

@@ -72,9 +72,6 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 // run is the daemon's whole life: start the components in order, wait for a
 // signal (or a server failure), stop them in reverse order.
 func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Options, notifier *systemd.Notifier) error {
-	if err := checkRootModes(cfg); err != nil {
-		return err // a configuration error: before anything starts
-	}
 	// The policies are read here (and again on a reload): a policy the
 	// configuration names that is missing or invalid is a configuration error,
 	// before anything starts.

@@ -270,16 +270,16 @@ func TestWatchRestartWhileSettling(t *testing.T) {
 	}
 }
 
-// TestWatchModeNotYet: a root with mode plan or apply fails the startup with a
-// configuration error (exit 78) instead of only cataloguing, before anything
-// starts.
-func TestWatchModeNotYet(t *testing.T) {
+// TestWatchUnknownPolicy: a root in mode apply whose policy does not exist fails
+// the startup with a configuration error (exit 78) naming the entry, before
+// anything starts.
+func TestWatchUnknownPolicy(t *testing.T) {
 	root := t.TempDir()
 	cfg := watchConfig(t, t.TempDir(), root,
-		"[[library.roots]]\npath = "+strconv.Quote(root)+"\nmode = \"apply\"\npolicy = \"movies\"\nwatch = true\n")
+		"[apply]\nsettle = 1\n[[library.roots]]\npath = "+strconv.Quote(root)+"\nmode = \"apply\"\npolicy = \"movies\"\nwatch = true\n")
 	err := Run(context.Background(), cfg, logging.Discard(), Options{Signals: make(chan os.Signal), Started: time.Now()})
-	if !config.IsConfigError(err) || !strings.Contains(err.Error(), "library.roots: entry 1 ("+root+"): mode apply needs the apply feature, not in this vpo yet") {
-		t.Fatalf("Run with mode apply = %v, want the config error", err)
+	if !config.IsConfigError(err) || !strings.Contains(err.Error(), "library.roots: entry 1 ("+root+"): policy \"movies\": no movies.yaml in") {
+		t.Fatalf("Run with an unknown policy = %v, want the config error", err)
 	}
 	if _, err := os.Stat(cfg.DatabasePath); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the database was created before the configuration error: %v", err)

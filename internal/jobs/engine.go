@@ -381,6 +381,15 @@ func (e *Engine) Insert(ctx context.Context, args river.JobArgs) (int64, error) 
 	return res.Job.ID, nil
 }
 
+// InsertWith is Insert with River's insert options (metadata, a schedule).
+func (e *Engine) InsertWith(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (int64, error) {
+	res, err := e.client.Insert(ctx, args, opts)
+	if err != nil {
+		return 0, fmt.Errorf("jobs: insert %s: %w", args.Kind(), catalog.Classify(err))
+	}
+	return res.Job.ID, nil
+}
+
 // onStuck is River's JobStuckHandler: a job ran past its timeout plus River's
 // stuck threshold without returning. It keeps its worker slot.
 func (e *Engine) onStuck(_ context.Context, p river.JobStuckHandlerParams) river.JobStuckHandlerResult {
