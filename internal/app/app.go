@@ -25,6 +25,7 @@ import (
 	"github.com/vpo-project/vpo/internal/metrics"
 	"github.com/vpo-project/vpo/internal/plans"
 	"github.com/vpo-project/vpo/internal/probe"
+	"github.com/vpo-project/vpo/internal/schedule"
 )
 
 // maxAttempts is how many times a job runs before it is failed. Retrying a scan
@@ -46,6 +47,8 @@ type App struct {
 	JournalDir string
 	// Jobs is the job engine, not started.
 	Jobs *jobs.Engine
+	// Schedule is the roots' scheduled rescans, River periodic jobs of Jobs.
+	Schedule *schedule.Scheduler
 }
 
 // Schema says what Open does with the catalogue's and the job queue's schemas.
@@ -142,7 +145,14 @@ func build(ctx context.Context, store *catalog.Store, cfg *config.Config, logger
 		Logger:          applyLog,
 		Observer:        applyObserver(o.metrics),
 	})
-	engine, err := jobs.New(store.DB(), jobs.Config{
+	var engine *jobs.Engine
+	sched, err := schedule.New(cfg.Library.RootConfigs, func() schedule.RunStatuser { return engine },
+		logging.Component(logger, "schedule"))
+	if err != nil {
+		return nil, err // config.Load validates the schedules, so this is not expected
+	}
+	engine, err = jobs.New(store.DB(), jobs.Config{
+		Periodic:    sched.PeriodicJobs(),
 		Workers:     cfg.Jobs.Workers,
 		JobTimeout:  cfg.Jobs.JobTimeout,
 		MaxAttempts: maxAttempts,
@@ -158,14 +168,9 @@ func build(ctx context.Context, store *catalog.Store, cfg *config.Config, logger
 	workers.SetFollowUp(func(ctx context.Context, a library.ScanArgs, metadata []byte) error {
 		return followUp(ctx, engine, a, metadata)
 	})
-	return &App{Store: store, Scanner: scanner, Workers: workers, Plans: svc, JournalDir: journalDir, Jobs: engine}, nil
+	return &App{Store: store, Scanner: scanner, Workers: workers, Plans: svc, JournalDir: journalDir, Jobs: engine,
+		Schedule: sched}, nil
 }
-
-// MetadataRun is the River metadata key that marks the jobs of one scheduled
-// run of a root (its value is the root's path): the scan job the schedule
-// inserts and the plan or apply job that follows it. The scheduler skips a run
-// while a job so marked is still queued or running.
-const MetadataRun = "vpo_run"
 
 // followUp submits the plan or apply job a watched root's scan job asks for
 // (ScanArgs.Then), for the changed files, or for all of the root after a full
@@ -188,8 +193,8 @@ func followUp(ctx context.Context, engine *jobs.Engine, a library.ScanArgs, meta
 	var opts *river.InsertOpts
 	var md map[string]any
 	if json.Unmarshal(metadata, &md) == nil {
-		if run, ok := md[MetadataRun].(string); ok {
-			b, _ := json.Marshal(map[string]string{MetadataRun: run})
+		if run, ok := md[schedule.MetadataRun].(string); ok {
+			b, _ := json.Marshal(map[string]string{schedule.MetadataRun: run})
 			opts = &river.InsertOpts{Metadata: b}
 		}
 	}

@@ -256,6 +256,8 @@ func (d *daemon) startAPI(context.Context) error {
 		AuthToken:     d.cfg.Server.AuthToken,
 		AllowedHosts:  d.cfg.Server.AllowedHosts,
 		WriteTimeout:  writeTimeout,
+		Roots:         d.roots,
+		Watch:         d.watchSummary,
 	})
 	ui, err := web.New(web.Deps{
 		Logger:      logging.Component(d.logger, "ui"),

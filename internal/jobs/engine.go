@@ -108,6 +108,10 @@ type Config struct {
 	// (7 days); negative keeps them forever.
 	Retention time.Duration
 
+	// Periodic are River periodic jobs (the roots' scheduled rescans), run by
+	// the started engine.
+	Periodic []*river.PeriodicJob
+
 	// Observer, when not nil, is told of every job attempt that starts and ends
 	// (the daemon's metrics).
 	Observer Observer
@@ -233,6 +237,7 @@ func New(db *sql.DB, cfg Config, register func(w *river.Workers)) (*Engine, erro
 		JobTimeout:                  cfg.JobTimeout,
 		Logger:                      slog.New(quietHandler{cfg.Logger.Handler()}).With(slog.String("lib", "river")),
 		MaxAttempts:                 cfg.MaxAttempts,
+		PeriodicJobs:                cfg.Periodic,
 		Middleware:                  []rivertype.Middleware{&engineMiddleware{e: e}},
 		Queues: map[string]river.QueueConfig{
 			queueName: {MaxWorkers: cfg.Workers},
