@@ -21,10 +21,12 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/robfig/cron/v3"
 
 	"github.com/vpo-project/vpo/internal/catalog"
 	"github.com/vpo-project/vpo/internal/config"
+	"github.com/vpo-project/vpo/internal/jobs"
 	"github.com/vpo-project/vpo/internal/library"
 )
 
@@ -137,7 +139,7 @@ type State struct {
 // LastRun is a scheduled run's scan job.
 type LastRun struct {
 	JobID   int64      `json:"job_id"`
-	State   string     `json:"state"` // River's state
+	State   string     `json:"state"` // vpo's job state word (queued, running, completed, ...)
 	Started time.Time  `json:"started_at"`
 	Ended   *time.Time `json:"finished_at,omitempty"`
 	// Running is set while the run's jobs (the scan, and the plan or apply job
@@ -163,7 +165,7 @@ func (s *Scheduler) State(ctx context.Context, path string) (State, bool, error)
 			return st, true, err
 		}
 		if run.LastID != 0 {
-			lr := &LastRun{JobID: run.LastID, State: run.LastState, Started: run.LastCreated, Running: run.Active > 0}
+			lr := &LastRun{JobID: run.LastID, State: jobs.StateOf(rivertype.JobState(run.LastState)), Started: run.LastCreated, Running: run.Active > 0}
 			if !run.LastEnded.IsZero() {
 				t := run.LastEnded
 				lr.Ended = &t

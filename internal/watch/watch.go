@@ -457,11 +457,22 @@ func (r *rootWatch) run(ctx context.Context) {
 	if r.snapshot().Watch != StateOff {
 		r.reconcile(ctx, "startup")
 	}
+	// The tick runs only while files wait (to settle, or for a batch): an idle
+	// root costs no wakeups, whatever the settle time.
 	tick := time.NewTicker(r.w.tickInterval())
 	defer tick.Stop()
+	ticking := true
 	rescan := time.NewTicker(r.w.o.RescanInterval)
 	defer rescan.Stop()
 	for {
+		switch idle := len(r.pending) == 0 && len(r.settled) == 0 && len(r.gone) == 0; {
+		case idle && ticking:
+			tick.Stop()
+			ticking = false
+		case !idle && !ticking:
+			tick.Reset(r.w.tickInterval())
+			ticking = true
+		}
 		var events <-chan fsnotify.Event
 		var errs <-chan error
 		if r.n != nil {
