@@ -139,8 +139,9 @@ type daemon struct {
 //
 // The watcher (library changes to scan jobs; watch.go) goes between "jobs" and
 // "ready": started once the engine it feeds runs, and stopped right after the
-// drain begins, before the engine drains. A future scheduler (periodic jobs) goes
-// beside it.
+// drain begins, before the engine drains. The roots' schedules are River
+// periodic jobs of the engine (internal/schedule, configured in app.Open): they
+// start and stop with "jobs".
 func (d *daemon) components() []*component {
 	return []*component{
 		{name: "lock", start: d.lockDatabase, stop: d.unlockDatabase},
