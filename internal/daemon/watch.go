@@ -75,6 +75,11 @@ func (h rootHandler) Handle(ctx context.Context, root string, b watch.Batch) err
 	if err != nil {
 		return err
 	}
+	gone, err := h.d.catalogued(ctx, b.Gone)
+	if err != nil {
+		return err
+	}
+	b.Gone = gone
 	if len(changed) == 0 && len(b.Gone) == 0 {
 		if len(busy) > 0 {
 			return &watch.Later{Paths: busy}
@@ -146,6 +151,35 @@ func (d *daemon) selfWritten(ctx context.Context, paths []string) (changed, busy
 		changed = append(changed, p)
 	}
 	return changed, busy, nil
+}
+
+// catalogued keeps the gone paths that the catalogue has as present files, or
+// that are directories over present files: the others need no scan (a file
+// removed before it settled; the original of a container conversion, whose
+// catalogue entry the apply moved to the new name).
+func (d *daemon) catalogued(ctx context.Context, gone []string) ([]string, error) {
+	var out []string
+	notMissing := false
+	for _, p := range gone {
+		f, err := d.app.Store.GetFileByPath(ctx, p)
+		switch {
+		case err == nil:
+			if !f.Missing {
+				out = append(out, p)
+			}
+			continue
+		case !errors.Is(err, catalog.ErrNotFound):
+			return nil, err
+		}
+		under, err := d.app.Store.ListFiles(ctx, catalog.FileFilter{PathPrefix: p, Missing: &notMissing, Limit: 1})
+		if err != nil {
+			return nil, err
+		}
+		if len(under) > 0 {
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }
 
 // outermost drops the roots that lie inside another root of the list.
