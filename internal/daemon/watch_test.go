@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -283,5 +284,60 @@ func TestWatchUnknownPolicy(t *testing.T) {
 	}
 	if _, err := os.Stat(cfg.DatabasePath); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the database was created before the configuration error: %v", err)
+	}
+}
+
+// TestSelfWritten: of a batch's changed files, the daemon's handler keeps a new
+// file, drops one the catalogue already has as it is (the final rename of an
+// apply, recorded in the same step), hands one an apply has claimed back to
+// settle again (watch.Later), and drops gone paths the catalogue does not have.
+// With the real daemon, catalogue and ffprobe.
+func TestSelfWritten(t *testing.T) {
+	home, root := t.TempDir(), t.TempDir()
+	root, _ = filepath.EvalSymlinks(root)
+	media, err := testmedia.Write(filepath.Join(t.TempDir(), "media"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := watchConfig(t, home, root, "[[library.roots]]\npath = "+strconv.Quote(root)+"\n")
+	d, _ := startDaemon(t, cfg)
+	ctx := context.Background()
+	same, claimed, fresh := filepath.Join(root, "same.mkv"), filepath.Join(root, "claimed.mkv"), filepath.Join(root, "new.mkv")
+	for _, p := range []string{same, claimed, fresh} {
+		copyFile(t, media.MKV, p)
+	}
+	for _, p := range []string{same, claimed} {
+		if _, err := d.app.Scanner.ProbeFile(ctx, p, logging.Discard()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := d.app.Store.GetFileByPath(ctx, claimed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.app.Store.ClaimFile(ctx, f.ID, claimed, 99); err != nil {
+		t.Fatal(err)
+	}
+	changed, busy, err := d.selfWritten(ctx, []string{claimed, fresh, same})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(changed, []string{fresh}) || !slices.Equal(busy, []string{claimed}) {
+		t.Fatalf("changed %q, busy %q; want [new.mkv] and [claimed.mkv]", changed, busy)
+	}
+	gone, err := d.catalogued(ctx, []string{same, filepath.Join(root, "never.mkv"), root, filepath.Join(root, "nodir")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(gone, []string{same, root}) {
+		t.Fatalf("gone kept %q, want same.mkv and the root (files under it)", gone)
+	}
+	err = rootHandler{d: d}.Handle(ctx, root, watch.Batch{Changed: []string{claimed, same}})
+	var later *watch.Later
+	if !errors.As(err, &later) || !slices.Equal(later.Paths, []string{claimed}) {
+		t.Fatalf("Handle = %v, want Later for claimed.mkv", err)
+	}
+	if q, r, _ := d.app.Jobs.Counts(ctx); q+r != 0 {
+		t.Errorf("%d jobs submitted for vpo's own writes, want none", q+r)
 	}
 }
