@@ -137,6 +137,7 @@ func build(ctx context.Context, store *catalog.Store, cfg *config.Config, logger
 			Settle:       cfg.Apply.Settle,
 			ProbeTimeout: cfg.Jobs.ProbeTimeout,
 			InPlace:      cfg.Apply.InPlace,
+			Backup:       cfg.Apply.Backup,
 			JournalDir:   journalDir,
 			Logger:       applyLog,
 		},

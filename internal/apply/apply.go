@@ -95,6 +95,13 @@ type Executor struct {
 	// in the data dir, on any filesystem); required with InPlaceAuto.
 	// [ReplayJournals] must run on it at startup.
 	JournalDir string
+	// Backup is BackupNone (or "") or BackupKeep: whether a rewrite keeps
+	// the version it replaces as NAME.vpo-backup (a hard link made just
+	// before the new version is renamed into place). A file has at most one
+	// backup: an existing one is never replaced, so it stays the oldest
+	// version vpo replaced. With BackupKeep mkvpropedit never edits in
+	// place (the backup would share the edited inode).
+	Backup string
 	// Logger receives the steps at debug level; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -134,6 +141,12 @@ type Result struct {
 	Size int64
 	// Notes are things worth recording (what the container cannot store).
 	Notes []string
+	// Backup is the path of the backup that holds the old version
+	// (Executor.Backup keep), "" when none was kept. BackupMade tells
+	// whether it was made by this apply (false: an older backup was there
+	// and was left as it was).
+	Backup     string
+	BackupMade bool
 }
 
 func (e *Executor) log() *slog.Logger {
@@ -221,6 +234,11 @@ func (e *Executor) apply(ctx context.Context, req Request) (Result, error) {
 		}
 	default:
 		return Result{}, fmt.Errorf("in-place mode %q: want %s or %s", e.InPlace, InPlaceAuto, InPlaceNever)
+	}
+	switch e.Backup {
+	case "", BackupNone, BackupKeep:
+	default:
+		return Result{}, fmt.Errorf("backup mode %q: want %s or %s", e.Backup, BackupNone, BackupKeep)
 	}
 	if err := applicable(p); err != nil {
 		return Result{}, err
@@ -337,7 +355,7 @@ func (j *job) run(ctx context.Context) (Result, error) {
 	if _, err := j.e.tool(tool).Resolve(); err != nil {
 		return Result{}, err
 	}
-	if tool == ToolMKVPropEdit && j.e.InPlace == InPlaceAuto {
+	if tool == ToolMKVPropEdit && j.e.InPlace == InPlaceAuto && j.inPlaceAllowed() {
 		if res, handled, err := j.runInPlace(ctx, refs); handled {
 			return res, err
 		}
@@ -385,12 +403,22 @@ func (j *job) run(ctx context.Context) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
+	backup, made, err := j.backup()
+	if err != nil {
+		return Result{}, err
+	}
 	if err := install(tmp, j.path, j.final); err != nil {
+		if made {
+			// The original is still in place: the new link is only an
+			// extra name of it.
+			_ = os.Remove(backup)
+		}
 		return Result{}, err
 	}
 	keep = true
-	log.Debug("apply: new version installed", "final", j.final)
-	res := Result{Path: j.final, Changed: true, Tool: tool, Container: got.result.Container, Notes: notes}
+	log.Debug("apply: new version installed", "final", j.final, "backup", backup)
+	res := Result{Path: j.final, Changed: true, Tool: tool, Container: got.result.Container, Notes: notes,
+		Backup: backup, BackupMade: made}
 	for _, t := range got.result.Tracks {
 		res.Tracks = append(res.Tracks, policy.TrackFromProbe(t))
 	}

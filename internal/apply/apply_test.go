@@ -31,6 +31,7 @@ func TestApplyOperations(t *testing.T) {
 		rename   string // copy the file to this name first
 		policy   string
 		wantTool string
+		inPlace  bool   // in_place = auto: mkvpropedit edits the file itself
 		wantPath string // base name afterwards, when it changes
 		// want is the expected summary of the result (see summarize).
 		want  string
@@ -45,6 +46,26 @@ phases:
     default_flags: {}
 `,
 			wantTool: apply.ToolMKVPropEdit,
+			want: `video:h264:und:Test Video:true/false
+audio:aac:eng:English Stereo:false/false
+audio:ac3:fre:Français 5.1:true/false
+audio:aac:eng:Director's Commentary:false/false
+subtitle:subrip:eng:English Forced:false/true
+subtitle:subrip:eng:English SDH:false/false
+subtitle:subrip:fre::false/false
+attachment:ttf:und::false/false
+`,
+		},
+		{
+			name: "mkv flags only, in place: mkvpropedit",
+			file: "mkv",
+			policy: header + `config: {audio_languages: [fra, eng]}
+phases:
+  - name: flags
+    default_flags: {}
+`,
+			wantTool: apply.ToolMKVPropEdit,
+			inPlace:  true,
 			want: `video:h264:und:Test Video:true/false
 audio:aac:eng:English Stereo:false/false
 audio:ac3:fre:Français 5.1:true/false
@@ -117,6 +138,30 @@ attachment:ttf:und::false/false
 `,
 		},
 		{
+			name: "mkv attachment slot first, reorder and removal: mkvmerge keeps the attachment after the tracks",
+			file: "mkv",
+			policy: header + `config: {audio_languages: [eng, fra]}
+phases:
+  - name: arrange
+    keep_subtitles: {languages: [eng]}
+    track_order: [attachment, video, audio_main, audio_alternate, audio_commentary, subtitle_main, subtitle_forced]
+`,
+			wantTool: apply.ToolMKVMerge,
+			want: `video:h264:und:Test Video:true/false
+audio:aac:eng:English Stereo:true/false
+audio:ac3:fre:Français 5.1:false/false
+audio:aac:eng:Director's Commentary:false/false
+subtitle:subrip:eng:English SDH:false/false
+subtitle:subrip:eng:English Forced:false/true
+attachment:ttf:und::false/false
+`,
+			check: func(t *testing.T, path string) {
+				if j := mkvmergeJ(t, path); len(j.Attachments) != 1 || j.Attachments[0].FileName != "font.ttf" {
+					t.Errorf("attachments: %+v, want font.ttf", j.Attachments)
+				}
+			},
+		},
+		{
 			name: "mkv with swapped track numbers: edits the right track",
 			file: "swapped",
 			policy: header + `config: {subtitle_languages: [fra]}
@@ -172,6 +217,95 @@ audio:aac:eng:-:false/false
 `,
 		},
 		{
+			name: "mp4 every audio default cleared: the first stays default (mp4 cannot store none)",
+			file: "mp4",
+			policy: header + `phases:
+  - name: flags
+    keep_audio: {languages: [eng]}
+    audio_actions: {clear_all_default: true}
+`,
+			wantTool: apply.ToolFFmpeg,
+			want: `video:h264:und:-:true/false
+audio:aac:eng:-:true/false
+audio:aac:eng:-:false/false
+`,
+		},
+		{
+			name: "mp4 language: ffmpeg",
+			file: "mp4",
+			policy: header + `phases:
+  - name: lang
+    rules:
+      match: first
+      items:
+        - name: german
+          when: {exists: {track_type: audio, language: fre}}
+          then:
+            - set_language: {track_type: audio, match_language: fre, new_language: de}
+`,
+			wantTool: apply.ToolFFmpeg,
+			want: `video:h264:und:-:true/false
+audio:aac:eng:-:true/false
+audio:aac:ger:-:false/false
+audio:aac:eng:-:false/false
+`,
+		},
+		{
+			name:   "mov language outside QuickTime's table: written as und, as the plan says",
+			file:   "mp4",
+			rename: "film.mov",
+			policy: header + `phases:
+  - name: lang
+    rules:
+      match: first
+      items:
+        - name: swedish
+          when: {exists: {track_type: audio, language: fre}}
+          then:
+            - set_language: {track_type: audio, match_language: fre, new_language: swe}
+`,
+			wantTool: apply.ToolFFmpeg,
+			want: `video:h264:und:-:true/false
+audio:aac:eng:-:true/false
+audio:aac:und:-:false/false
+audio:aac:eng:-:false/false
+`,
+			check: func(t *testing.T, path string) {
+				// The mov muxer, not mp4's: QuickTime's brand.
+				if data, _ := os.ReadFile(path); !bytes.Contains(data[:32], []byte("ftypqt  ")) {
+					t.Errorf("not written as QuickTime: %q", data[:32])
+				}
+			},
+		},
+		{
+			name: "mkv language and forced: mkvpropedit",
+			file: "mkv",
+			policy: header + `phases:
+  - name: lang
+    rules:
+      match: all
+      items:
+        - name: german
+          when: {exists: {track_type: audio, language: fre}}
+          then:
+            - set_language: {track_type: audio, match_language: fre, new_language: de}
+        - name: forced
+          when: {exists: {track_type: subtitle, language: fre}}
+          then:
+            - set_forced: {track_type: subtitle, language: fre, value: true}
+`,
+			wantTool: apply.ToolMKVPropEdit,
+			want: `video:h264:und:Test Video:true/false
+audio:aac:eng:English Stereo:true/false
+audio:ac3:ger:Français 5.1:false/false
+audio:aac:eng:Director's Commentary:false/false
+subtitle:subrip:eng:English Forced:false/true
+subtitle:subrip:eng:English SDH:false/false
+subtitle:subrip:fre::false/true
+attachment:ttf:und::false/false
+`,
+		},
+		{
 			name: "mp4 to mkv: ffmpeg",
 			file: "mp4",
 			policy: header + `phases:
@@ -200,6 +334,14 @@ audio:aac:eng:-:false/false
 			wantTool: apply.ToolFFmpeg,
 			rename:   "film.mkv",
 			wantPath: "film.mp4",
+			check: func(t *testing.T, path string) {
+				// The plan drops the titles (mp4 stores none): none is there.
+				for _, s := range streamStats(t, path) {
+					if s.Tags["title"] != "" {
+						t.Errorf("stream %d keeps the title %q", s.Index, s.Tags["title"])
+					}
+				}
+			},
 			want: `video:h264:und:-:true/false
 audio:aac:eng:-:true/false
 audio:ac3:fre:-:false/false
@@ -223,12 +365,16 @@ audio:aac:eng:-:false/false
 				t.Fatalf("plan changes nothing:\n%s", planText(req.Plan))
 			}
 			before := streamStats(t, path)
-			res, err := newExecutor().Apply(context.Background(), req)
+			e := newExecutor()
+			if tt.inPlace {
+				e, _ = inPlaceExecutor(t)
+			}
+			res, err := e.Apply(context.Background(), req)
 			if err != nil {
 				t.Fatalf("apply: %v\n%s", err, planText(req.Plan))
 			}
-			if res.Tool != tt.wantTool || !res.Changed {
-				t.Errorf("tool = %q, changed = %t; want %q, true", res.Tool, res.Changed, tt.wantTool)
+			if res.Tool != tt.wantTool || !res.Changed || res.InPlace != tt.inPlace {
+				t.Errorf("tool = %q, changed = %t, in place %t; want %q, true, %t", res.Tool, res.Changed, res.InPlace, tt.wantTool, tt.inPlace)
 			}
 			wantPath := path
 			if tt.wantPath != "" {
@@ -271,16 +417,24 @@ audio:aac:eng:-:false/false
 					t.Errorf("stream %d (was %d): duration %.3f, want %.3f", i, tr.ID, a.duration(), b.duration())
 				}
 			}
-			if policy.ContainerKind(again.Plan.File.Container) == "mkv" {
-				j := mkvmergeJ(t, res.Path)
-				if len(j.Tracks) != len(kept) {
-					t.Fatalf("mkvmerge -J: %d tracks, want %d", len(j.Tracks), len(kept))
+			// mkvmerge -J too, on every result: the tracks' types and order,
+			// and their languages (but in a .mov: mkvmerge reads no QuickTime
+			// language codes); for Matroska also flags and titles (its MP4
+			// reader reports neither).
+			j := mkvmergeJ(t, res.Path)
+			if len(j.Tracks) != len(kept) {
+				t.Fatalf("mkvmerge -J: %d tracks, want %d", len(j.Tracks), len(kept))
+			}
+			mkv := policy.ContainerKind(again.Plan.File.Container) == "mkv"
+			for i, tr := range kept {
+				jt := j.Tracks[i]
+				p := jt.Properties
+				if want := strings.Replace(tr.Type, "subtitle", "subtitles", 1); jt.Type != want ||
+					!policy.SameLanguage(p.Language, tr.Language) && !strings.EqualFold(filepath.Ext(res.Path), ".mov") {
+					t.Errorf("mkvmerge track %d: %s %q, want %s %q", i, jt.Type, p.Language, want, tr.Language)
 				}
-				for i, tr := range kept {
-					p := j.Tracks[i].Properties
-					if p.Default != tr.Default || p.Forced != tr.Forced || p.Name != tr.Title || !policy.SameLanguage(p.Language, tr.Language) {
-						t.Errorf("mkvmerge track %d: %+v, want %+v", i, p, tr)
-					}
+				if mkv && (p.Default != tr.Default || p.Forced != tr.Forced || p.Name != tr.Title) {
+					t.Errorf("mkvmerge track %d: %+v, want %+v", i, p, tr)
 				}
 			}
 			if tt.check != nil {

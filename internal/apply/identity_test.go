@@ -168,3 +168,25 @@ func TestMKVMergeArgs(t *testing.T) {
 		t.Errorf("args:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// TestMKVMergeArgsAttachments: attachments are not tracks to mkvmerge: they are
+// selected by their own IDs (--attachments), and --track-order, whose IDs are
+// track IDs, never names one, wherever the plan puts it.
+func TestMKVMergeArgsAttachments(t *testing.T) {
+	t.Parallel()
+	src := []policy.Track{
+		{ID: 0, Type: policy.TypeVideo}, {ID: 1, Type: policy.TypeAudio}, {ID: 2, Type: policy.TypeSubtitle},
+		{ID: 3, Type: policy.TypeAttachment}, {ID: 4, Type: policy.TypeAttachment},
+	}
+	target := []policy.Track{
+		{ID: 4, Type: policy.TypeAttachment}, {ID: 0, Type: policy.TypeVideo}, {ID: 2, Type: policy.TypeSubtitle}, {ID: 1, Type: policy.TypeAudio},
+	}
+	refs := map[int]mkvRef{0: {id: 0}, 1: {id: 1}, 2: {id: 2}, 3: {attachment: true, id: 1}, 4: {attachment: true, id: 2}}
+	got := strings.Join(mkvMergeArgs("out.mkv", "in.mkv", src, target, refs), " ")
+	if !strings.Contains(got, " --attachments 2 ") {
+		t.Errorf("the kept attachment is not selected by its attachment ID: %s", got)
+	}
+	if !strings.HasSuffix(got, " --track-order 0:0,0:2,0:1 in.mkv") {
+		t.Errorf("--track-order must list the tracks only: %s", got)
+	}
+}

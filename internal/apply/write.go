@@ -13,6 +13,60 @@ import (
 	"syscall"
 )
 
+// Backup modes for [Executor.Backup].
+const (
+	// BackupNone: the replaced version is gone once the new one is in
+	// place. The zero value.
+	BackupNone = "none"
+	// BackupKeep: the replaced version stays as NAME.vpo-backup.
+	BackupKeep = "keep"
+)
+
+// BackupSuffix ends the name of a backup: NAME.vpo-backup.
+const BackupSuffix = ".vpo-backup"
+
+// BackupPath is the backup name of path.
+func BackupPath(path string) string { return path + BackupSuffix }
+
+// backup makes the backup of the original when the executor keeps them: a
+// hard link NAME.vpo-backup to the original file, made before the new
+// version replaces it (no copy: the old inode simply keeps a name). When a
+// backup exists already it is left alone and reported (made false): the
+// first backup is the oldest version vpo replaced, and a second apply must
+// not replace it with an intermediate one. A file that cannot be linked
+// (a filesystem without hard links) fails the apply: nothing is written.
+func (j *job) backup() (path string, made bool, err error) {
+	if j.e.Backup != BackupKeep {
+		return "", false, nil
+	}
+	b := BackupPath(j.path)
+	err = os.Link(j.path, b)
+	switch {
+	case err == nil:
+		j.e.log().Debug("apply: backup made", "path", j.path, "backup", b)
+		return b, true, nil
+	case errors.Is(err, os.ErrExist):
+		j.e.log().Info("apply: a backup exists already; it is kept as it is", "path", j.path, "backup", b)
+		return b, false, nil
+	}
+	return "", false, fmt.Errorf("keep a backup: %w", err)
+}
+
+// inPlaceAllowed reports whether mkvpropedit may edit the file itself: not
+// when backups are kept, nor when the file has other hard links (an
+// existing backup among them), since an in-place edit changes every name
+// of the inode.
+func (j *job) inPlaceAllowed() bool {
+	if j.e.Backup == BackupKeep {
+		return false
+	}
+	if st, ok := j.st.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+		j.e.log().Debug("apply: the file has other hard links; editing a copy", "path", j.path, "links", st.Nlink)
+		return false
+	}
+	return true
+}
+
 // tempMarker is in the name of every temp file: .NAME.vpo-tmp-RANDOM.
 const tempMarker = ".vpo-tmp-"
 

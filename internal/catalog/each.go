@@ -98,17 +98,36 @@ func (s *Store) EachFile(ctx context.Context, f FileFilter, fn func(File) error)
 // filePage reads the files that f selects with lo < id <= hi.
 func (s *Store) filePage(ctx context.Context, f FileFilter, lo, hi int64) ([]File, error) {
 	f.After = lo
-	where, args := s.fileWhere(f)
+	where, args := s.fileWhere(f, whereOpts{idCursor: true})
 	where = append(where, s.q.filterUpTo)
 	args = append(args, hi)
 	q := s.q.selectFilesWithTracks + " WHERE " + strings.Join(where, " AND ") + s.q.orderByIDLimit
 	args = append(args, EachPage)
+	return s.readFilesWithTracks(ctx, q, args, EachPage)
+}
+
+// ListFilesWithTracks returns a page of files in id order, as ListFiles
+// selects them (its Sort and Desc are ignored), each with its tracks as
+// EachFile reads them (no frame rate or channel layout), in one query: for a
+// caller that evaluates a policy on a bounded page of files.
+func (s *Store) ListFilesWithTracks(ctx context.Context, f FileFilter) ([]File, error) {
+	where, args := s.fileWhere(f, whereOpts{idCursor: true})
+	q := s.q.selectFilesWithTracks
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += s.q.orderByIDLimit
+	return s.readFilesWithTracks(ctx, q, append(args, f.Limit), min(max(f.Limit, 0), EachPage))
+}
+
+// readFilesWithTracks runs a selectFilesWithTracks query.
+func (s *Store) readFilesWithTracks(ctx context.Context, q string, args []any, size int) ([]File, error) {
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read files: %w", Classify(err))
 	}
 	defer rows.Close()
-	out := make([]File, 0, EachPage)
+	out := make([]File, 0, size)
 	// Types, codecs, languages and many titles repeat from file to file: one
 	// string each per page rather than one per track.
 	intern := make(map[string]string)

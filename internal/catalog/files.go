@@ -221,19 +221,37 @@ type FileFilter struct {
 	Codec      string // files with a track of this codec
 	Language   string // files with a track in this language
 	Missing    *bool
-	After      int64 // cursor: files with a larger id
-	Limit      int
+	// Search keeps the files whose path contains this text, ignoring the case
+	// of ASCII letters (a substring, not a pattern: % and _ match themselves).
+	Search string
+	// Sort orders the page: SortID (the zero value: the order vpo first saw
+	// the files), SortPath, SortSize or SortModified, ties by id; Desc
+	// reverses it.
+	Sort string
+	Desc bool
+	// After is the cursor: the id of the last file of the previous page; the
+	// page holds the files after it in the sort order.
+	After int64
+	Limit int
 }
 
-// ListFiles returns a page of files in id order.
+// File sorts for FileFilter.Sort.
+const (
+	SortID       = ""
+	SortPath     = "path"
+	SortSize     = "size"
+	SortModified = "modified"
+)
+
+// FileSorts lists the sorts FileFilter.Sort takes, SortID first.
+var FileSorts = []string{SortID, SortPath, SortSize, SortModified}
+
+// ListFiles returns a page of files in the filter's order.
 func (s *Store) ListFiles(ctx context.Context, f FileFilter) ([]File, error) {
-	where, args := s.fileWhere(f)
-	q := s.q.selectFiles
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
+	q, args, err := s.fileQuery(ctx, s.q.selectFiles, f)
+	if err != nil {
+		return nil, err
 	}
-	q += s.q.orderByIDLimit
-	args = append(args, f.Limit)
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list files: %w", Classify(err))
@@ -320,29 +338,196 @@ func (s *Store) getFile(ctx context.Context, query string, arg any) (File, error
 	return f, nil
 }
 
+// sortColumns are the files columns of the sorts.
+var sortColumns = map[string]string{SortID: "id", SortPath: "path", SortSize: "size", SortModified: "mtime_ns"}
+
+// fileQuery is selectQ with the filter's WHERE, ORDER BY and LIMIT, and its
+// arguments. A sort other than id ascending pages by keyset: the rows after
+// (key, id) of the cursor's file, one seek of its index.
+func (s *Store) fileQuery(ctx context.Context, selectQ string, f FileFilter) (string, []any, error) {
+	col, ok := sortColumns[f.Sort]
+	if !ok {
+		return "", nil, fmt.Errorf("list files: sort %q is not one of path, size, modified", f.Sort)
+	}
+	cmp, dir := ">", "ASC"
+	if f.Desc {
+		cmp, dir = "<", "DESC"
+	}
+	idAsc := f.Sort == SortID && !f.Desc
+	o := whereOpts{idCursor: idAsc}
+	var err error
+	if o.codecIn, err = s.rareTrackValue(ctx, s.q.countCodec, f.Codec, f); err != nil {
+		return "", nil, err
+	}
+	if o.languageIn, err = s.rareTrackValue(ctx, s.q.countLanguage, f.Language, f); err != nil {
+		return "", nil, err
+	}
+	if o.containers, err = s.rareContainers(ctx, f); err != nil {
+		return "", nil, err
+	}
+	where, args := s.fileWhere(f, o)
+	if !idAsc && f.After > 0 {
+		if f.Sort == SortID {
+			where = append(where, fmt.Sprintf(s.q.filterIDCmp, cmp))
+			args = append(args, f.After)
+		} else {
+			where = append(where, fmt.Sprintf(s.q.filterAfterKey, col, cmp))
+			args = append(args, f.After, f.After)
+		}
+	}
+	q := selectQ
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	if idAsc {
+		q += s.q.orderByIDLimit
+	} else {
+		q += fmt.Sprintf(s.q.orderByKeyLimit, col, dir)
+	}
+	return q, append(args, f.Limit), nil
+}
+
+// rareTracks is the number of matching tracks under which a codec or language
+// filter is driven from its index (the file ids of the matching tracks, in id
+// order) rather than by testing each file in the page's order. Testing each
+// file costs about Limit/density files (all of them when nothing matches);
+// the index costs one entry per matching track: at 100,000 files the two meet
+// near sqrt(50 × 100,000) ≈ 2,000 tracks. Counting up to rareTracks is one
+// bounded walk of the covering index. (A variable for the test that checks
+// both plans give the same pages.)
+var rareTracks = 5000
+
+// rareTrackValue reports whether fewer than rareTracks tracks after the cursor
+// have the codec or language value (countQ); false when value is "".
+func (s *Store) rareTrackValue(ctx context.Context, countQ, value string, f FileFilter) (bool, error) {
+	if value == "" {
+		return false, nil
+	}
+	after := int64(0)
+	if f.Sort == SortID && !f.Desc {
+		after = f.After
+	}
+	var n int
+	if err := s.db.QueryRowContext(ctx, countQ, value, after, rareTracks).Scan(&n); err != nil {
+		return false, fmt.Errorf("list files: %w", Classify(err))
+	}
+	return n < rareTracks, nil
+}
+
+// rareContainers returns, when the container filter matches few files, the
+// container names it matches (a non-nil, possibly empty list), so that the page
+// is driven from the files_container index; nil when the filter is unset or
+// matches many files (then each file is tested in the page's order, which finds
+// a page quickly). The catalogue holds a handful of distinct names: they are
+// read with one index seek each.
+func (s *Store) rareContainers(ctx context.Context, f FileFilter) ([]string, error) {
+	if f.Container == "" {
+		return nil, nil
+	}
+	names, err := s.containersMatching(ctx, f.Container)
+	if err != nil {
+		return nil, err
+	}
+	if len(names) == 0 {
+		return names, nil
+	}
+	after := int64(0)
+	if f.Sort == SortID && !f.Desc {
+		after = f.After
+	}
+	args := make([]any, 0, len(names)+2)
+	for _, n := range names {
+		args = append(args, n)
+	}
+	var n int
+	q := fmt.Sprintf(s.q.countContainersIn, placeholders(len(names)))
+	if err := s.db.QueryRowContext(ctx, q, append(args, after, rareTracks)...).Scan(&n); err != nil {
+		return nil, fmt.Errorf("list files: %w", Classify(err))
+	}
+	if n >= rareTracks {
+		return nil, nil
+	}
+	return names, nil
+}
+
+// containersMatching lists the catalogue's container names that have part
+// (a comma-separated part of the name, as filterContain tests it); an empty,
+// non-nil list when none has.
+func (s *Store) containersMatching(ctx context.Context, part string) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, s.q.distinctContainers)
+	if err != nil {
+		return nil, fmt.Errorf("list files: %w", Classify(err))
+	}
+	defer rows.Close()
+	names := []string{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, fmt.Errorf("list files: %w", Classify(err))
+		}
+		if strings.Contains(","+name+",", ","+part+",") {
+			names = append(names, name)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list files: %w", Classify(err))
+	}
+	return names, nil
+}
+
+func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
+
+// whereOpts are how fileWhere writes some conditions.
+type whereOpts struct {
+	// containers, when not nil, are the container names the filter matches
+	// (see rareContainers): the condition is "container IN" them.
+	containers []string
+	// idCursor: f.After is "id > After" (the id order's cursor).
+	idCursor bool
+	// codecIn, languageIn: the filter is driven from the tracks index (a rare
+	// value, see rareTracks) instead of tested file by file.
+	codecIn, languageIn bool
+}
+
+// likeEscaper escapes LIKE's wildcards and its escape character.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
 // fileWhere is the WHERE conditions of a FileFilter and their arguments.
-func (s *Store) fileWhere(f FileFilter) ([]string, []any) {
+func (s *Store) fileWhere(f FileFilter, o whereOpts) ([]string, []any) {
 	var where []string
 	var args []any
-	if f.After > 0 {
+	if f.After > 0 && o.idCursor {
 		where = append(where, s.q.filterAfter)
 		args = append(args, f.After)
+	}
+	if f.Search != "" {
+		where = append(where, s.q.filterSearch)
+		args = append(args, "%"+likeEscaper.Replace(f.Search)+"%")
 	}
 	if f.PathPrefix != "" {
 		lo, hi := prefixRange(f.PathPrefix)
 		where = append(where, s.q.filterPrefix)
 		args = append(args, lo, hi)
 	}
-	if f.Container != "" {
+	switch {
+	case f.Container == "":
+	case o.containers == nil:
 		where = append(where, s.q.filterContain)
 		args = append(args, f.Container)
+	case len(o.containers) == 0:
+		where = append(where, s.q.filterNothing)
+	default:
+		where = append(where, fmt.Sprintf(s.q.filterContainerIn, placeholders(len(o.containers))))
+		for _, n := range o.containers {
+			args = append(args, n)
+		}
 	}
 	if f.Codec != "" {
-		where = append(where, s.q.filterCodec)
+		where = append(where, pick(o.codecIn, s.q.filterCodecIn, s.q.filterCodec))
 		args = append(args, f.Codec)
 	}
 	if f.Language != "" {
-		where = append(where, s.q.filterLanguage)
+		where = append(where, pick(o.languageIn, s.q.filterLanguageIn, s.q.filterLanguage))
 		args = append(args, f.Language)
 	}
 	if f.Missing != nil {
@@ -350,4 +535,11 @@ func (s *Store) fileWhere(f FileFilter) ([]string, []any) {
 		args = append(args, *f.Missing)
 	}
 	return where, args
+}
+
+func pick(cond bool, a, b string) string {
+	if cond {
+		return a
+	}
+	return b
 }

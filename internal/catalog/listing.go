@@ -79,7 +79,7 @@ func (t Timestamp) AppendRFC3339(b []byte) []byte {
 // files' columns and each file's tracks packed into one more column (EachFile's
 // query), so a page reads one row per file, never one per track.
 func (s *Store) ListFileEntries(ctx context.Context, f FileFilter) ([]FileEntry, error) {
-	where, args := s.fileWhere(f)
+	where, args := s.fileWhere(f, whereOpts{idCursor: true})
 	q := s.q.selectFilesWithTracks
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")

@@ -37,13 +37,48 @@ type queries struct {
 	filterCodec    string
 	filterLanguage string
 	filterMissing  string
-	orderByIDLimit string
+	// filterCodecIn and filterLanguageIn are filterCodec and filterLanguage
+	// driven from the tracks index, for a rare value; countCodec and
+	// countLanguage count the tracks with the value (?1) after the file id ?2,
+	// up to ?3.
+	filterCodecIn    string
+	filterLanguageIn string
+	countCodec       string
+	countLanguage    string
+	// distinctContainers lists the distinct container names, one index seek
+	// each; countContainersIn counts the files with one of the names (%s: their
+	// placeholders) after the id ?, up to ?; filterContainerIn is the container
+	// filter as those names; filterNothing matches no file.
+	distinctContainers string
+	countContainersIn  string
+	filterContainerIn  string
+	filterNothing      string
+	orderByIDLimit     string
+	// filterSearch is a path LIKE ? ESCAPE '\' (ASCII case-insensitive).
+	filterSearch string
+	// filterIDCmp is "id %s ?", the comparison filled in (a descending id
+	// order's cursor).
+	filterIDCmp string
+	// filterAfterKey is the keyset cursor of a sort: the rows after (key, id)
+	// of the file whose id is both ?, the column (%[1]s) and the comparison
+	// (%[2]s) filled in.
+	filterAfterKey string
+	// orderByKeyLimit is ORDER BY the column (%[1]s) and id in the direction
+	// (%[2]s: ASC or DESC), then LIMIT ?.
+	orderByKeyLimit string
 
 	saveProgress string
 	addNote      string
 	getProgress  string // "IN (?)" is expanded to the number of ids
 
 	fileStats string // metrics: files by state
+
+	// The library totals (LibraryTotals): files, missing, failed probes; then
+	// (name, files) breakdowns by container, codec and language, ? the top.
+	totalsFiles      string
+	totalsContainers string
+	totalsCodecs     string
+	totalsLanguages  string
 
 	// River's river_job table (JobQueue).
 	insertPlan       string

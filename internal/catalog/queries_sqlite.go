@@ -56,7 +56,29 @@ FROM tracks WHERE file_id = ? ORDER BY idx`,
 	filterCodec:    `EXISTS (SELECT 1 FROM tracks t WHERE t.file_id = files.id AND t.codec = ?)`,
 	filterLanguage: `EXISTS (SELECT 1 FROM tracks t WHERE t.file_id = files.id AND t.language = ?)`,
 	filterMissing:  `missing = ?`,
-	orderByIDLimit: ` ORDER BY id LIMIT ?`,
+	// Portable SQL: SQLite builds the list of file ids from the covering
+	// index and seeks each file by its rowid, in id order.
+	filterCodecIn:    `id IN (SELECT file_id FROM tracks WHERE codec = ?)`,
+	filterLanguageIn: `id IN (SELECT file_id FROM tracks WHERE language = ?)`,
+	countCodec:       `SELECT count(*) FROM (SELECT 1 FROM tracks WHERE codec = ? AND file_id > ? LIMIT ?) AS t`,
+	countLanguage:    `SELECT count(*) FROM (SELECT 1 FROM tracks WHERE language = ? AND file_id > ? LIMIT ?) AS t`,
+	// Portable SQL: a loose index scan of files_container (SQLite has none of
+	// its own), one seek per distinct name.
+	distinctContainers: `WITH RECURSIVE c (v) AS (SELECT min(container) FROM files
+  UNION ALL SELECT (SELECT min(container) FROM files WHERE container > c.v) FROM c WHERE c.v IS NOT NULL)
+SELECT v FROM c WHERE v IS NOT NULL`,
+	countContainersIn: `SELECT count(*) FROM (SELECT 1 FROM files WHERE container IN (%s) AND id > ? LIMIT ?) AS t`,
+	filterContainerIn: `container IN (%s)`,
+	filterNothing:     `1 = 0`,
+	orderByIDLimit:    ` ORDER BY id LIMIT ?`,
+	// Portable SQL (row values: SQLite 3.15, PostgreSQL). The search reads the
+	// path as text (LIKE on the BLOB itself matches nothing); SQLite's LIKE
+	// ignores the case of ASCII letters. With no index to use it tests every
+	// file until the page is full: 7 ms for all 100,000 (docs/benchmarks.md).
+	filterSearch:    `CAST(path AS TEXT) LIKE ? ESCAPE '\'`,
+	filterIDCmp:     `id %s ?`,
+	filterAfterKey:  `(%[1]s, id) %[2]s ((SELECT %[1]s FROM files WHERE id = ?), ?)`,
+	orderByKeyLimit: ` ORDER BY %[1]s %[2]s, id %[2]s LIMIT ?`,
 
 	saveProgress: `
 INSERT INTO job_progress (job_id, found, probed, unchanged, failed, missing,
@@ -78,6 +100,13 @@ WHERE job_id IN (?)`,
 	// One pass over the files table: "failed" has no index, and the caller
 	// (internal/metrics) caches the result for a few seconds.
 	fileStats: `SELECT count(*), coalesce(sum(missing = 1), 0), coalesce(sum(missing = 0 AND probe_error <> ''), 0) FROM files`,
+	// Portable SQL. Each breakdown reads one index: files_container,
+	// tracks_codec (codec, file_id) and tracks_language (language, file_id).
+	totalsFiles: `SELECT count(*), coalesce(sum(CASE WHEN missing = 1 THEN 1 ELSE 0 END), 0),
+  coalesce(sum(CASE WHEN probe_error <> '' THEN 1 ELSE 0 END), 0) FROM files`,
+	totalsContainers: `SELECT container, count(*) FROM files GROUP BY container ORDER BY 2 DESC, 1 LIMIT ?`,
+	totalsCodecs:     `SELECT codec, count(DISTINCT file_id) FROM tracks GROUP BY codec ORDER BY 2 DESC, 1 LIMIT ?`,
+	totalsLanguages:  `SELECT language, count(DISTINCT file_id) FROM tracks GROUP BY language ORDER BY 2 DESC, 1 LIMIT ?`,
 	insertPlan: `
 INSERT INTO plans (file_id, path, policy, policy_hash, size, mtime_ns, fingerprint, plan, state, job_id,
                    created_at, updated_at)

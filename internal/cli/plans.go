@@ -1,17 +1,21 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/vpo-project/vpo/internal/catalog"
 	"github.com/vpo-project/vpo/internal/plans"
@@ -243,6 +247,17 @@ func runPolicyApply(ctx context.Context, env Env, cmd *cobra.Command, configPath
 		}
 		paths[i] = abs
 	}
+	// On a terminal, stderr carries one line of counters, redrawn after each
+	// file, around the log lines; anywhere else (a pipe, a file, a journal)
+	// nothing but the lines.
+	var prog *applyProgress
+	if isTerminal(env.Stderr) {
+		prog = &applyProgress{w: env.Stderr}
+		if w, _, err := term.GetSize(int(env.Stderr.(*os.File).Fd())); err == nil {
+			prog.width = w
+		}
+		env.Stderr = prog
+	}
 	s, err := openSession(ctx, env, cmd, configPath)
 	if err != nil {
 		return err
@@ -277,9 +292,12 @@ func runPolicyApply(ctx context.Context, env Env, cmd *cobra.Command, configPath
 		if o.Reason != "" {
 			line += ": " + o.Reason
 		}
+		prog.clear() // the per-file line must not land inside the counters
 		fmt.Fprintln(env.Stdout, line)
+		prog.add(o)
 	}
 	c, err := s.app.Plans.RunForeground(ctx, name, paths, !yes, report)
+	prog.clear()
 	fmt.Fprintf(env.Stdout, "%d files: %d changed, %d conformant, %d skipped, %d failed; %d bytes written\n",
 		c.Done, c.Changed, c.Conformant, c.Skipped, c.Failed, c.Bytes)
 	if err != nil {
@@ -292,4 +310,96 @@ func runPolicyApply(ctx context.Context, env Env, cmd *cobra.Command, configPath
 		return &ExitError{Code: ExitFailure, Reported: true, Err: errors.New("some files could not be applied")}
 	}
 	return nil
+}
+
+// applyProgress is the counters of a foreground apply, as one line redrawn in
+// place on a terminal: files done, changed, conformant, skipped, failed, and
+// bytes written. It is also the run's stderr: a log line written while the
+// counters are shown erases them first and redraws them after, so that the
+// two never share a row. A nil *applyProgress draws nothing.
+type applyProgress struct {
+	mu sync.Mutex
+	w  io.Writer
+	// width is the terminal's width in columns, 0 when unknown: a longer
+	// line would wrap, and "\r" would then redraw only its last row.
+	width int
+	c     catalog.Counts
+	drawn bool
+}
+
+// Write writes stderr output (log lines) around the counters.
+func (p *applyProgress) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	was := p.drawn
+	p.erase()
+	n, err := p.w.Write(b)
+	if was && bytes.HasSuffix(b, []byte("\n")) {
+		p.draw()
+	}
+	return n, err
+}
+
+// add counts one file's outcome and redraws the line.
+func (p *applyProgress) add(o plans.Outcome) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.c.Done++
+	switch o.Result {
+	case plans.ResultChanged:
+		p.c.Changed++
+		p.c.Bytes += o.Bytes
+	case plans.ResultConformant:
+		p.c.Conformant++
+	case plans.ResultSkipped:
+		p.c.Skipped++
+	case plans.ResultFailed:
+		p.c.Failed++
+	}
+	p.erase()
+	p.draw()
+}
+
+func (p *applyProgress) draw() {
+	text := fmt.Sprintf("%d done: %d changed, %d conformant, %d skipped, %d failed; %s written",
+		p.c.Done, p.c.Changed, p.c.Conformant, p.c.Skipped, p.c.Failed, byteSize(p.c.Bytes))
+	if p.width > 1 && len(text) >= p.width {
+		text = text[:p.width-1] // ASCII only
+	}
+	fmt.Fprintf(p.w, "\r\x1b[K%s", text)
+	p.drawn = true
+}
+
+func (p *applyProgress) erase() {
+	if p.drawn {
+		fmt.Fprint(p.w, "\r\x1b[K")
+		p.drawn = false
+	}
+}
+
+// clear erases the line, if drawn.
+func (p *applyProgress) clear() {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.erase()
+}
+
+// byteSize shows a byte count in binary units: 512 B, 1.5 KiB, 2.0 GiB.
+func byteSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 5; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/vpo-project/vpo/internal/catalog"
 	"github.com/vpo-project/vpo/internal/config"
+	"github.com/vpo-project/vpo/internal/plans"
 	"github.com/vpo-project/vpo/internal/policy"
 	"github.com/vpo-project/vpo/internal/scan"
 )
@@ -222,7 +223,11 @@ conformant, would change, unsupported, errors.
 
 Each file's tracks come from the catalogue when its size, mtime and fingerprint
 still match the file; otherwise the file is probed with ffprobe and its
-catalogue entry refreshed. Nothing else is written: media files are only read.
+catalogue entry refreshed. Each plan that changes something is stored, pending
+(vpo plans list, vpo plans approve ID), superseding the file's earlier open plan
+of the policy (an identical one is kept, with its approval); a file the policy
+now finds conformant supersedes its open plan. Plans are stored by policy name:
+with --policy FILE nothing is stored. Media files are only read.
 
 --json prints one JSON object per file (JSON lines) and then a summary object.
 Exits 0 when every file was evaluated, 1 when a file could not be read or a
@@ -231,7 +236,9 @@ phase failed (or a phase with on_error: fail stopped the run).
 Without --dry-run the policy (a name in policies.dir) is applied in the
 foreground: the paths are scanned into the catalogue, then each file's approved
 plan is carried out (see vpo plans); --yes skips approval and applies what a
-fresh plan says. One line per file, then a summary; exits 1 when a file failed.`,
+fresh plan says. One line per file, then a summary; exits 1 when a file failed.
+On a terminal, stderr shows the counters (files done, changed, conformant,
+skipped, failed, bytes written) on one line redrawn after each file.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usagef("%q needs at least one file or directory", cmd.CommandPath())
@@ -271,6 +278,16 @@ fresh plan says. One line per file, then a summary; exits 1 when a file failed.`
 			}
 			defer s.close()
 			r := &policyRun{env: env, s: s, ev: ev, json: asJSON, seen: map[string]bool{}}
+			// Plans are stored by policy name: a policy given as a file is
+			// only shown.
+			if plans.CheckPolicyName(name) == nil {
+				if l, err := plans.LoadPolicy(cfg.Policies.Dir, name); err == nil && l.SHA256() == p.SHA256 {
+					r.loaded = l
+				}
+			}
+			if r.loaded == nil {
+				fmt.Fprintf(env.Stderr, "vpo: the plans are not stored: %s is a file, not a policy name in policies.dir\n", name)
+			}
 			if r.exts, err = scan.NewExtSet(cfg.Library.Extensions); err != nil {
 				return &ExitError{Code: ExitConfig, Err: fmt.Errorf("library.extensions: %w", err)}
 			}
@@ -334,6 +351,9 @@ type policyRun struct {
 	// seen are the files evaluated so far: a file under two PATHs is
 	// evaluated once.
 	seen map[string]bool
+	// loaded is the policy as plans are stored (by name); nil when the
+	// policy is a file: the plans are then not stored.
+	loaded *plans.Loaded
 }
 
 // target is one PATH argument, resolved.
@@ -400,7 +420,7 @@ func (r *policyRun) runTarget(ctx context.Context, t target) error {
 			continue
 		}
 		r.seen[e.Path] = true
-		info, source, ferr := r.tracks(ctx, e)
+		f, source, ferr := r.tracks(ctx, e)
 		switch {
 		case ferr != nil && ctx.Err() != nil:
 			return ctx.Err()
@@ -408,7 +428,7 @@ func (r *policyRun) runTarget(ctx context.Context, t target) error {
 			// The catalogue, not the file, failed: every other file would too.
 			return ferr
 		}
-		if err := r.report(e.Path, info, source, ferr); err != nil {
+		if err := r.report(ctx, e.Path, f, source, ferr); err != nil {
 			return err
 		}
 		if r.stopped {
@@ -424,35 +444,35 @@ const (
 	sourceProbe     = "probe"
 )
 
-// tracks reads a file's current tracks: the catalogue's when the entry still
-// matches the file (size, mtime and fingerprint), else a fresh probe that
-// also refreshes the entry.
-func (r *policyRun) tracks(ctx context.Context, e scan.Entry) (policy.FileInfo, string, error) {
+// tracks reads a file's current catalogue entry: the catalogue's when the
+// entry still matches the file (size, mtime and fingerprint), else a fresh
+// probe that also refreshes the entry.
+func (r *policyRun) tracks(ctx context.Context, e scan.Entry) (catalog.File, string, error) {
 	f, err := r.s.store.GetFileByPath(ctx, e.Path)
 	switch {
 	case err == nil && f.ProbedAt != nil && f.Size == e.Size && f.ModTime.Equal(e.ModTime):
 		fp, ferr := scan.Fingerprint(e.Path, e.Size)
 		if ferr != nil {
-			return policy.FileInfo{}, "", fmt.Errorf("read file: %w", ferr)
+			return catalog.File{}, "", fmt.Errorf("read file: %w", ferr)
 		}
 		if fp == f.Fingerprint {
 			if f.ProbeError != "" {
-				return policy.FileInfo{}, sourceCatalogue, fmt.Errorf("file could not be read: %s", f.ProbeError)
+				return catalog.File{}, sourceCatalogue, fmt.Errorf("file could not be read: %s", f.ProbeError)
 			}
-			return fileInfo(f), sourceCatalogue, nil
+			return f, sourceCatalogue, nil
 		}
 	case err != nil && !errors.Is(err, catalog.ErrNotFound):
-		return policy.FileInfo{}, "", err
+		return catalog.File{}, "", err
 	}
 	rec, err := r.s.app.Scanner.ProbeEntry(ctx, e, r.s.logger)
 	if err != nil {
-		return policy.FileInfo{}, sourceProbe, err
+		return catalog.File{}, sourceProbe, err
 	}
 	f, err = r.s.store.GetFile(ctx, rec.ID)
 	if err != nil {
-		return policy.FileInfo{}, sourceProbe, err
+		return catalog.File{}, sourceProbe, err
 	}
-	return fileInfo(f), sourceProbe, nil
+	return f, sourceProbe, nil
 }
 
 // isStoreFailure reports whether err is the catalogue failing (busy, full,
@@ -484,18 +504,31 @@ type fileLine struct {
 	Source    string       `json:"source,omitempty"`
 	Error     string       `json:"error,omitempty"`
 	Plan      *policy.Plan `json:"plan,omitempty"`
+	// PlanID and PlanState are the stored plan's, when the plan was stored.
+	PlanID    int64  `json:"plan_id,omitempty"`
+	PlanState string `json:"plan_state,omitempty"`
+	// NotStored says why a plan that changes something was not stored.
+	NotStored string `json:"not_stored,omitempty"`
 }
 
-// report prints one file's plan (or its error) and counts it.
-func (r *policyRun) report(path string, info policy.FileInfo, source string, ferr error) error {
+// report prints one file's plan (or its error), stores it, and counts it.
+func (r *policyRun) report(ctx context.Context, path string, f catalog.File, source string, ferr error) error {
 	r.sum.Files++
 	var plan policy.Plan
+	var stored *catalog.StoredPlan
+	notStored := ""
 	outcome := policy.OutcomeError
 	if ferr == nil {
-		plan = r.ev.Evaluate(info)
+		plan = r.ev.Evaluate(fileInfo(f))
 		outcome = plan.Outcome()
 		if plan.Stopped {
 			r.stopped, r.sum.Stopped = true, true
+		}
+		if r.loaded != nil {
+			var err error
+			if stored, notStored, err = r.store(ctx, f, plan); err != nil {
+				return err
+			}
 		}
 	}
 	switch outcome {
@@ -518,6 +551,10 @@ func (r *policyRun) report(path string, info policy.FileInfo, source string, fer
 		} else {
 			line.Plan = &plan
 		}
+		if stored != nil {
+			line.PlanID, line.PlanState = stored.ID, stored.State
+		}
+		line.NotStored = notStored
 		return writeJSONLine(r.env.Stdout, line)
 	}
 	switch {
@@ -528,7 +565,36 @@ func (r *policyRun) report(path string, info policy.FileInfo, source string, fer
 		return nil // counted in the summary
 	}
 	plan.File.Path = displayPath(path)
-	return plan.WriteText(r.env.Stdout)
+	if err := plan.WriteText(r.env.Stdout); err != nil {
+		return err
+	}
+	var err error
+	switch {
+	case stored != nil:
+		_, err = fmt.Fprintf(r.env.Stdout, "  stored as plan %d (%s)\n", stored.ID, stored.State)
+	case notStored != "":
+		_, err = fmt.Fprintf(r.env.Stdout, "  not stored: %s\n", notStored)
+	}
+	return err
+}
+
+// store stores the file's plan as pending (superseding an older open plan of
+// the file and policy), unless the policy does not converge on this version
+// of the file. It returns the stored plan, or why a plan that changes
+// something was not stored.
+func (r *policyRun) store(ctx context.Context, f catalog.File, plan policy.Plan) (*catalog.StoredPlan, string, error) {
+	nc, err := r.s.app.Plans.DoesNotConverge(ctx, r.loaded, f)
+	if err != nil {
+		return nil, "", err
+	}
+	if nc {
+		if plan.Conformant() {
+			return nil, "", nil
+		}
+		return nil, "does not converge: an earlier apply of this policy left this version of the file still not conformant", nil
+	}
+	sp, err := r.s.app.Plans.StorePlan(ctx, r.loaded, f, plan, catalog.PlanPending, 0)
+	return sp, "", err
 }
 
 func (r *policyRun) writeSummary() error {

@@ -57,6 +57,8 @@ var (
 	JournalMode = []string{"auto", "on", "off"}
 	// InPlaceModes are the values of apply.in_place.
 	InPlaceModes = []string{"auto", "never"}
+	// BackupModes are the values of apply.backup.
+	BackupModes = []string{"none", "keep"}
 )
 
 // Config is vpo's effective configuration.
@@ -159,6 +161,9 @@ type ApplyConfig struct {
 	Settle time.Duration
 	// InPlace is "auto" (mkvpropedit edits in place under a journal) or "never".
 	InPlace string
+	// Backup is "none" or "keep" (the old version stays as NAME.vpo-backup, a
+	// hard link).
+	Backup string
 }
 
 // Addr returns the listen address in host:port form.

@@ -265,6 +265,8 @@ func (d *daemon) startAPI(context.Context) error {
 		Store:       d.app.Store,
 		Jobs:        d.app.Jobs,
 		Scanner:     d.app.Scanner,
+		Plans:       d.app.Plans,
+		Policies:    d.policies,
 		Health:      d.api,
 		WatchStates: d.WatchStates,
 		Config:      d.cfg,

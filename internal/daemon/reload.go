@@ -153,7 +153,8 @@ func reloadPolicies(cfg *config.Config) (*policy.Registry, error) {
 func (d *daemon) apply(cfg *config.Config, policies *policy.Registry) {
 	d.api.SetLive(httpapi.Live{AuthToken: cfg.Server.AuthToken, AllowedHosts: cfg.Server.AllowedHosts,
 		MaxQueued: cfg.Jobs.MaxQueued, Policies: policies})
-	d.ui.SetLive(web.Reloadable{Token: cfg.Server.AuthToken, MaxQueued: cfg.Jobs.MaxQueued, Config: cfg})
+	d.ui.SetLive(web.Reloadable{Token: cfg.Server.AuthToken, MaxQueued: cfg.Jobs.MaxQueued, Config: cfg,
+		Policies: policies})
 	d.maxQueued.Store(int64(cfg.Jobs.MaxQueued))
 	if d.opts.Level != nil {
 		if l, err := logging.ParseLevel(cfg.Logging.Level); err == nil {

@@ -275,26 +275,58 @@ func (s *Service) PlanFile(ctx context.Context, l *Loaded, f catalog.File, state
 		return nil, c, nil
 	}
 	p := l.evaluate(f)
-	if p.Conformant() {
+	sp, err := s.StorePlan(ctx, l, f, p, state, jobID)
+	switch {
+	case err != nil:
+		return nil, c, err
+	case sp == nil:
 		c.Conformant = 1
-		return nil, c, s.store.SupersedeOpenPlan(ctx, f.ID, l.name)
+	case p.HasErrors() || p.HasUnsupported():
+		c.Failed = 1
+	default:
+		c.Planned = 1
 	}
+	return sp, c, nil
+}
+
+// DoesNotConverge reports whether an earlier apply of the policy left this
+// version of the file not conformant: such a file gets no plan.
+func (s *Service) DoesNotConverge(ctx context.Context, l *Loaded, f catalog.File) (bool, error) {
+	return s.store.DoesNotConverge(ctx, f.ID, l.pol.SHA256, f.Fingerprint)
+}
+
+// StorePlan (also used by the CLI's dry run, which evaluates the files itself)
+// stores p, the policy's plan of the catalogued file f, in state
+// (pending or approved), superseding the file's open plan of the policy unless
+// that one says the same of the same file version (then it is kept, with its
+// approval, and returned). A conformant plan stores nothing: it supersedes the
+// open plan, if any, and returns nil. The plan's Policy is set to the policy's
+// name (as plans are stored and applied by name).
+func (s *Service) StorePlan(ctx context.Context, l *Loaded, f catalog.File, p policy.Plan, state string, jobID int64) (*catalog.StoredPlan, error) {
+	if p.Conformant() {
+		// Most files are conformant: read before taking the write lock.
+		if _, err := s.store.OpenPlan(ctx, f.ID, l.name); errors.Is(err, catalog.ErrNotFound) {
+			return nil, nil
+		} else if err != nil {
+			return nil, err
+		}
+		return nil, s.store.SupersedeOpenPlan(ctx, f.ID, l.name)
+	}
+	p.Policy = l.name
 	data, err := json.Marshal(&p)
 	if err != nil {
-		return nil, c, fmt.Errorf("encode plan of %s: %w", f.Path, err)
+		return nil, fmt.Errorf("encode plan of %s: %w", f.Path, err)
 	}
 	sp, _, err := s.store.SavePlan(ctx, catalog.NewPlan{FileID: f.ID, Path: f.Path, Policy: l.name, PolicyHash: l.pol.SHA256,
 		Size: f.Size, ModTime: f.ModTime, Fingerprint: f.Fingerprint, Plan: data, State: state, JobID: jobID})
 	if err != nil {
-		return nil, c, err
+		return nil, err
 	}
-	if p.HasErrors() || p.HasUnsupported() {
-		c.Failed = 1
-	} else {
-		c.Planned = 1
-	}
-	return &sp, c, nil
+	return &sp, nil
 }
+
+// SHA256 is the sha256 of the policy file.
+func (l *Loaded) SHA256() string { return l.pol.SHA256 }
 
 func add(c *catalog.Counts, d catalog.Counts) {
 	c.Found += d.Found
@@ -511,7 +543,7 @@ func (s *Service) applied(ctx context.Context, l *Loaded, f catalog.File, sp *ca
 	if err != nil {
 		return Outcome{}, err
 	}
-	log.Info("file applied", "tool", res.Tool, "in_place", res.InPlace, "bytes", res.Size,
+	log.Info("file applied", "tool", res.Tool, "in_place", res.InPlace, "backup", res.Backup, "bytes", res.Size,
 		"duration_ms", dur.Milliseconds(), "new_path", res.Path)
 	return Outcome{Result: ResultChanged, Plan: sp, Bytes: res.Size, Converges: converges}, nil
 }

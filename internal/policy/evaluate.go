@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -79,6 +80,7 @@ func evaluateSpec(sp *evalPolicy, f FileInfo) Plan {
 		tracks, container = out, outContainer
 		plan.Phases = append(plan.Phases, pp)
 	}
+	fitContainer(&plan)
 	return plan
 }
 
@@ -202,10 +204,25 @@ func (ev *phaseEval) pass(in []Track, container string, noFilter bool) ([]Track,
 
 	// 3. Container.
 	if ph.container != nil {
+		from := container
 		var err error
 		container, err = ev.convert(tracks, container)
 		if err != nil {
 			return nil, "", false, err
+		}
+		if container == kindMP4 && from != kindMP4 {
+			// MP4 stores no titles (see mp4.go): the later phases, and the
+			// next evaluation of the converted file, must not see them.
+			var ids []string
+			for i := range tracks {
+				if tracks[i].Title != "" {
+					ids = append(ids, strconv.Itoa(tracks[i].ID))
+					tracks[i].Title = ""
+				}
+			}
+			if ids != nil {
+				ev.warn("container: mp4 stores no track titles: the conversion drops the titles of track %s", strings.Join(ids, ", "))
+			}
 		}
 	}
 
@@ -555,7 +572,10 @@ func mp4Compatible(t Track) bool {
 // position makes the order a function of the tracks alone, so that a phase
 // that moves a track to another slot (a forced flag set, cleared by an
 // earlier phase, set again) lands on the same order every time.
-// Classes not named in track_order go last. Reordering needs a Matroska
+// Classes not named in track_order go last, and in a Matroska file the
+// attachments after them, whatever the attachment slot's place (Matroska
+// stores them apart from the tracks; the plan warns when the slot's place
+// would matter). Reordering needs a Matroska
 // file; in any other container the phase warns and keeps the order.
 func (ev *phaseEval) order(tracks []Track, container string) []Track {
 	slots := ev.ph.trackOrder
@@ -564,6 +584,7 @@ func (ev *phaseEval) order(tracks []Track, container string) []Track {
 		slot, lang, id int
 	}
 	keys := make([]keyed, len(tracks))
+	attachSlot := -1
 	for i, t := range tracks {
 		c := cls.Classify(t)
 		k := keyed{slot: len(slots), lang: 1 << 20, id: t.ID}
@@ -579,7 +600,25 @@ func (ev *phaseEval) order(tracks []Track, container string) []Track {
 		case ClassSubtitleMain:
 			k.lang = languageRank(NormalizeLanguage(t.Language), ev.sp.subPrefs)
 		}
+		if container == kindMKV && t.Type == TypeAttachment {
+			// Matroska keeps attachments apart from the tracks, after
+			// them (they are not tracks: mkvmerge's --track-order cannot
+			// name them, and ffprobe lists them last), so no plan can put
+			// one before a track: that would never converge.
+			if k.slot < len(slots) {
+				attachSlot = k.slot
+			}
+			k.slot = len(slots) + 1
+		}
 		keys[i] = k
+	}
+	if attachSlot >= 0 {
+		for i, t := range tracks {
+			if t.Type != TypeAttachment && keys[i].slot > attachSlot {
+				ev.warn("track_order: Matroska stores attachments after every track; the place of the attachment slot has no effect")
+				break
+			}
+		}
 	}
 	idx := make([]int, len(tracks))
 	for i := range idx {

@@ -160,7 +160,11 @@ func TestEvaluateProperties(t *testing.T) {
 						t.Fatalf("Apply = %v, %v; Result = %v", applied, err, res.Tracks)
 					}
 					second := e.Evaluate(res)
-					if second.Changed() {
+					// A rewrite into MP4 drops the titles (fitContainer), and a
+					// title may be what classified a track (commentary): the
+					// policy may then want more. That is a real non-converging
+					// file, which apply's guard stops (see docs/apply.md).
+					if second.Changed() && !droppedTitles(plan) {
 						var b strings.Builder
 						_ = plan.WriteText(&b)
 						b.WriteString("--- then:\n")
@@ -199,10 +203,36 @@ func checkInvariants(t *testing.T, p *Policy, f FileInfo, plan Plan) {
 				t.Fatalf("%d default audio tracks after %s", n, summary(f.Tracks))
 			}
 		}
-		if ph.TrackOrder == nil && ph.DefaultFlags == nil && ph.Rules == nil && ph.AudioActions == nil && ph.SubtitleActions == nil && ph.VideoActions == nil {
+		if ph.TrackOrder == nil && ph.DefaultFlags == nil && ph.Rules == nil && ph.AudioActions == nil && ph.SubtitleActions == nil && ph.VideoActions == nil &&
+			!fittedToMP4(plan.Phases[i]) {
 			if pp := plan.Phases[i]; pp.Order != nil || pp.Changes != nil {
 				t.Fatalf("phase %s reorders or changes flags unasked: %+v", pp.Name, pp)
 			}
 		}
 	}
+}
+
+// droppedTitles reports whether the plan drops titles (MP4 stores none)
+// after a phase that may have classified tracks by them: fitting at the end
+// of the plan, or a conversion in a later phase.
+func droppedTitles(p Plan) bool {
+	for i, pp := range p.Phases {
+		for _, w := range pp.Warnings {
+			if strings.HasPrefix(w, "mp4 stores no track titles") || i > 0 && strings.HasPrefix(w, "container: mp4 stores no track titles") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// fittedToMP4 reports whether fitContainer changed the phase (its changes are
+// then what MP4 can hold, not what the phase asked).
+func fittedToMP4(pp PhasePlan) bool {
+	for _, w := range pp.Warnings {
+		if strings.HasPrefix(w, "mp4 ") || strings.HasPrefix(w, "mov ") || strings.HasPrefix(w, "container: mp4 stores no track titles") {
+			return true
+		}
+	}
+	return false
 }

@@ -512,7 +512,7 @@ func TestContainer(t *testing.T) {
 		warn      string
 	}{
 		{"already mkv", &Container{Target: ContainerMKV}, mkvFile(vid(0), aud(1, "eng", "")), nil, "", ""},
-		{"mkv to mp4", &Container{Target: ContainerMP4}, mkvFile(vid(0), aud(1, "eng", "")), &ContainerChange{From: "mkv", To: "mp4"}, "", ""},
+		{"mkv to mp4", &Container{Target: ContainerMP4}, mkvFile(def(vid(0)), def(aud(1, "eng", ""))), &ContainerChange{From: "mkv", To: "mp4"}, "", ""},
 		{"incompatible is an error", &Container{Target: ContainerMP4, OnIncompatibleCodec: IncompatibleError},
 			mkvFile(vid(0), codec(aud(1, "eng", ""), "truehd"), sub(2, "eng", "")), nil,
 			"container: cannot convert to mp4: incompatible track 1 (audio, truehd), track 2 (subtitle, subrip)", ""},

@@ -1,7 +1,9 @@
 package web
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -16,6 +18,7 @@ import (
 	"github.com/vpo-project/vpo/internal/app"
 	"github.com/vpo-project/vpo/internal/catalog"
 	"github.com/vpo-project/vpo/internal/config"
+	"github.com/vpo-project/vpo/internal/policy"
 	"github.com/vpo-project/vpo/internal/probe"
 )
 
@@ -46,7 +49,21 @@ func BenchmarkPages(b *testing.B) {
 		{"library_container_no_match", "/ui/library?container=xxx"},
 		{"library_prefix_no_match", "/ui/library?path_prefix=/nowhere"},
 		{"library_page_1000", "/ui/library?cursor=" + strconv.Itoa(n/2)},
+		{"library_search_100_at_the_end", "/ui/library?q=episode+0999"},
+		{"library_search_no_match", "/ui/library?q=zzz"},
+		{"library_sort_path", "/ui/library?sort=path"},
+		{"library_sort_size_desc", "/ui/library?sort=size&order=desc"},
+		{"library_sort_modified_page_1000", "/ui/library?sort=modified&cursor=" + strconv.Itoa(n/2)},
+		{"library_sort_path_language_fin", "/ui/library?sort=path&language=fin"},
+		{"library_codec_no_match", "/ui/library?codec=xxx"},
+		{"library_not_conformant", "/ui/library?policy=english&conformant=no"},
 		{"file_detail", "/ui/files/" + strconv.Itoa(n/2)},
+		{"file_detail_with_plan", "/ui/files/3"},
+		{"plans_pending", "/ui/plans?state=pending"},
+		{"plans_pending_page_20", "/ui/plans?state=pending&cursor=1000"},
+		{"plan_detail", "/ui/plans/1"},
+		{"policies", "/ui/policies"},
+		{"policy", "/ui/policies/english"},
 		{"dashboard", "/ui/"},
 		{"jobs", "/ui/jobs"},
 		{"settings", "/ui/settings"},
@@ -69,14 +86,40 @@ func BenchmarkPages(b *testing.B) {
 			b.ReportMetric(float64(size), "B/page")
 		})
 	}
+	// The floors, in the same run: a trivial handler sending 20 KB of fixed
+	// HTML (what any page costs at least, through the same recorder), and the
+	// store's first page of 51 files alone (the SQL of a page, no rendering).
+	static := bytes.Repeat([]byte("<p>vpo</p>\n"), 20<<10/11)
+	b.Run("floor_static_20KB", func(b *testing.B) {
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			_, _ = w.Write(static)
+		})
+		for b.Loop() {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/ui/library", nil))
+		}
+	})
+	b.Run("floor_store_first_page", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := bb.app.Store.ListFiles(context.Background(), catalog.FileFilter{Limit: pageSize + 1}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("totals", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := computeTotals(context.Background(), bb.app.Store.DB()); err != nil {
+			if _, err := computeTotals(context.Background(), bb.app.Store); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
 }
+
+// benchPlans is how many files of the benchmark catalogue are planned.
+const benchPlans = 60000
+
+var errBenchDone = errors.New("done")
 
 type benchBundle struct {
 	app *app.App
@@ -110,6 +153,13 @@ func buildBenchCatalogue(n int) (*benchBundle, error) {
 	}
 	cfg := config.Default(dir)
 	cfg.DatabasePath = filepath.Join(dir, fmt.Sprintf("bench-%d.db", n))
+	cfg.Policies.Dir = filepath.Join(dir, "policies")
+	if err := os.MkdirAll(cfg.Policies.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(cfg.Policies.Dir, "english.yaml"), []byte(englishPolicy), 0o644); err != nil {
+		return nil, err
+	}
 	a, err := app.Open(ctx, cfg, slog.New(slog.DiscardHandler), app.Migrate)
 	if err != nil {
 		return nil, err
@@ -127,7 +177,35 @@ func buildBenchCatalogue(n int) (*benchBundle, error) {
 		}
 		fmt.Fprintf(os.Stderr, "built a catalogue of %d files in %s\n", n, time.Since(start).Round(time.Second))
 	}
-	ui, err := New(Deps{Store: a.Store, Jobs: a.Jobs, Scanner: a.Scanner, Config: cfg, Version: "bench"})
+	// Plans: the english policy's plans of the first benchPlans files that it
+	// would change (a third: their audio is Japanese), pending.
+	ps, err := a.Store.ListPlans(ctx, catalog.PlanFilter{Limit: 1})
+	if err != nil {
+		return nil, err
+	}
+	if len(ps) == 0 {
+		l, err := a.Plans.LoadPolicy("english")
+		if err != nil {
+			return nil, err
+		}
+		start := time.Now()
+		err = a.Store.EachFile(ctx, catalog.FileFilter{}, func(f catalog.File) error {
+			if f.ID > benchPlans {
+				return errBenchDone
+			}
+			_, _, err := a.Plans.PlanFile(ctx, l, f, catalog.PlanPending, 0)
+			return err
+		})
+		if err != nil && !errors.Is(err, errBenchDone) {
+			return nil, err
+		}
+		fmt.Fprintf(os.Stderr, "planned %d files in %s\n", benchPlans, time.Since(start).Round(time.Second))
+	}
+	reg, err := policy.LoadRegistry(cfg.Policies.Dir)
+	if err != nil {
+		return nil, err
+	}
+	ui, err := New(Deps{Store: a.Store, Jobs: a.Jobs, Scanner: a.Scanner, Plans: a.Plans, Policies: reg, Config: cfg, Version: "bench"})
 	if err != nil {
 		return nil, err
 	}

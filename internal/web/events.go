@@ -47,13 +47,13 @@ type liveJob struct {
 }
 
 func liveJobOf(v jobView) liveJob {
-	processed := v.Progress.Probed + v.Progress.Unchanged + v.Progress.Failed
+	done := processed(v.Progress)
 	pct := int64(0)
 	if v.Progress.Found > 0 {
-		pct = min(100, processed*100/v.Progress.Found)
+		pct = min(100, done*100/v.Progress.Found)
 	}
 	return liveJob{ID: v.ID, Type: v.Type, State: v.State, Path: displayPath(v.Path), Progress: v.Progress,
-		Processed: processed, Percent: pct, CancelAsked: v.CancelAsked, Finished: v.Finished()}
+		Processed: done, Percent: pct, CancelAsked: v.CancelAsked, Finished: v.Finished()}
 }
 
 type liveSummary struct {

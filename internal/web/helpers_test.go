@@ -9,6 +9,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/vpo-project/vpo/internal/catalog"
 	"github.com/vpo-project/vpo/internal/config"
 	"github.com/vpo-project/vpo/internal/httpapi"
+	"github.com/vpo-project/vpo/internal/policy"
 	"github.com/vpo-project/vpo/internal/probe"
 )
 
@@ -58,6 +60,8 @@ type setupOpts struct {
 	// start starts the job engine, so that jobs run.
 	start bool
 	roots []string
+	// policies are policy files (name -> YAML) of the policies directory.
+	policies map[string]string
 }
 
 func setup(t *testing.T, o setupOpts) *testBundle {
@@ -69,6 +73,19 @@ func setup(t *testing.T, o setupOpts) *testBundle {
 	cfg.Jobs.Workers = 2
 	cfg.Library.Roots = o.roots
 	cfg.Server.AuthToken = o.token
+	cfg.Policies.Dir = filepath.Join(dir, "policies")
+	if err := os.MkdirAll(cfg.Policies.Dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range o.policies {
+		if err := os.WriteFile(filepath.Join(cfg.Policies.Dir, name+".yaml"), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg, err := policy.LoadRegistry(cfg.Policies.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	a, err := app.Open(ctx, cfg, logger, app.Migrate)
@@ -85,7 +102,7 @@ func setup(t *testing.T, o setupOpts) *testBundle {
 	api.ProbeNow(ctx)
 	api.SetReady()
 	ui, err := New(Deps{Logger: logger, Store: a.Store, Jobs: a.Jobs, Scanner: a.Scanner, Health: api,
-		Config: cfg, Version: "test", Token: o.token})
+		Plans: a.Plans, Policies: reg, Config: cfg, Version: "test", Token: o.token})
 	if err != nil {
 		t.Fatal(err)
 	}

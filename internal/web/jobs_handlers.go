@@ -105,8 +105,8 @@ func (u *UI) handleJobs(w http.ResponseWriter, r *http.Request, v visitor) error
 	if state != "" && !slices.Contains(jobStates, state) {
 		return errorf(http.StatusBadRequest, "State %q is not one of %s.", state, strings.Join(jobStates, ", "))
 	}
-	if kind != "" && !slices.Contains(library.Kinds, kind) {
-		return errorf(http.StatusBadRequest, "Type %q is not one of %s.", kind, strings.Join(library.Kinds, ", "))
+	if kind != "" && !slices.Contains(jobKinds, kind) {
+		return errorf(http.StatusBadRequest, "Type %q is not one of %s.", kind, strings.Join(jobKinds, ", "))
 	}
 	after, err := cursorParam(q.Get("cursor"))
 	if err != nil {
@@ -124,7 +124,7 @@ func (u *UI) handleJobs(w http.ResponseWriter, r *http.Request, v visitor) error
 	if err != nil {
 		return err
 	}
-	d := jobsData{State: state, Type: kind, States: jobStates, Types: library.Kinds, Jobs: views,
+	d := jobsData{State: state, Type: kind, States: jobStates, Types: jobKinds, Jobs: views,
 		ScanForm: u.scanForm(v, "")}
 	base := map[string]string{"state": state, "type": kind}
 	if more {

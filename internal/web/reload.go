@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 
 	"github.com/vpo-project/vpo/internal/config"
+	"github.com/vpo-project/vpo/internal/policy"
 )
 
 // Reloadable are the UI's settings that a reload (SIGHUP) may change while it
@@ -16,6 +17,8 @@ type Reloadable struct {
 	MaxQueued int
 	// Config is as Deps.Config.
 	Config *config.Config
+	// Policies are as Deps.Policies (a reload loads them again).
+	Policies *policy.Registry
 }
 
 // reloadState is what requests read of the Reloadable settings, swapped in whole.
@@ -24,11 +27,12 @@ type reloadState struct {
 	token     [32]byte // SHA-256 of the token
 	maxQueued int
 	cfg       *config.Config
+	policies  *policy.Registry
 }
 
 // SetLive puts new Reloadable settings in force for the requests that begin after
 // it.
 func (u *UI) SetLive(l Reloadable) {
 	u.rl.Store(&reloadState{required: l.Token != "", token: sha256.Sum256([]byte(l.Token)),
-		maxQueued: l.MaxQueued, cfg: l.Config})
+		maxQueued: l.MaxQueued, cfg: l.Config, policies: l.Policies})
 }

@@ -141,11 +141,18 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, v visitor, p view) e
 // notices are the messages a redirect can ask for with ?notice=; only these, so
 // that a link cannot make vpo's page say what it likes.
 var notices = map[string]string{
-	"cancel-requested": "Cancellation requested. A running job stops at its next checkpoint.",
-	"already-finished": "The job had already finished; nothing was cancelled.",
-	"scan-started":     "Scan queued.",
-	"logged-out":       "You are logged out.",
-	"login-first":      "Log in with vpo's token to continue.",
+	"cancel-requested":   "Cancellation requested. A running job stops at its next checkpoint.",
+	"already-finished":   "The job had already finished; nothing was cancelled.",
+	"scan-started":       "Scan queued.",
+	"logged-out":         "You are logged out.",
+	"login-first":        "Log in with vpo's token to continue.",
+	"plan-approved":      "Plan approved. Apply approved plans to carry it out.",
+	"plan-rejected":      "Plan rejected: it will not be applied.",
+	"plans-approved":     "The selected plans were approved.",
+	"plans-rejected":     "The selected plans were rejected.",
+	"plans-some-skipped": "Some of the selected plans were no longer pending or approved and were left as they are.",
+	"apply-started":      "Apply job queued: it applies every approved plan.",
+	"preview-started":    "Preview queued: a plan job evaluates the policy on the catalogued files under the directory.",
 }
 
 // httpError is an error with the status and the message the visitor sees.
@@ -334,7 +341,7 @@ var funcs = template.FuncMap{
 		}
 		return int64(math.Min(100, math.Floor(float64(done)*100/float64(total))))
 	},
-	"processed": func(c catalog.Counts) int64 { return c.Probed + c.Unchanged + c.Failed },
+	"processed": processed,
 	"bitrate": func(bps int64) string {
 		if bps <= 0 {
 			return ""
@@ -351,6 +358,11 @@ var funcs = template.FuncMap{
 		return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 1, 64) + " ms"
 	},
 	"fmt": func(v any) string { return fmt.Sprint(v) },
+	// pe escapes a path segment (a policy's name, which is a file name).
+	"pe": url.PathEscape,
+	"pageq": func(state, policy, prefix string) string {
+		return pageQuery(map[string]string{"state": state, "policy": policy, "path_prefix": prefix}, "", "")
+	},
 	"last": func(s []string) string {
 		if len(s) == 0 {
 			return ""
@@ -412,4 +424,13 @@ func displayPath(p string) string {
 		i += size
 	}
 	return b.String()
+}
+
+// processed is how many files a job has handled: a plan or apply job counts
+// them (Done), a scan probed, skipped or failed them.
+func processed(c catalog.Counts) int64 {
+	if c.Done > 0 {
+		return c.Done
+	}
+	return c.Probed + c.Unchanged + c.Failed
 }

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -16,9 +15,7 @@ import (
 // them and the last computation is older than the interval, and the page shows the
 // last result with its age. With 100,000 files one computation takes tens of
 // milliseconds (docs/benchmarks.md, "Web UI").
-//
-// The queries read the catalogue's tables directly, as the only aggregate vpo
-// needs so far; they belong in internal/catalog once it has a home for them.
+// The counting is the store's (catalog.Store.LibraryTotals).
 
 // totalsTimeout bounds one computation.
 const totalsTimeout = 30 * time.Second
@@ -100,7 +97,7 @@ func (c *totalsCache) refresh(staleBefore time.Time) <-chan struct{} {
 		defer c.wg.Done()
 		defer close(done)
 		ctx, cancel := context.WithTimeout(c.ctx, totalsTimeout)
-		t, err := computeTotals(ctx, c.store.DB())
+		t, err := computeTotals(ctx, c.store)
 		cancel()
 		c.mu.Lock()
 		c.running = nil
@@ -139,50 +136,21 @@ func (c *totalsCache) wait() {
 	c.wg.Wait()
 }
 
-func computeTotals(ctx context.Context, db *sql.DB) (totals, error) {
+func computeTotals(ctx context.Context, store *catalog.Store) (totals, error) {
 	start := time.Now()
-	var t totals
-	err := db.QueryRowContext(ctx,
-		`SELECT count(*), coalesce(sum(missing), 0), coalesce(sum(probe_error <> ''), 0) FROM files`).
-		Scan(&t.Files, &t.Missing, &t.FailedProbes)
+	lt, err := store.LibraryTotals(ctx, totalsTop)
 	if err != nil {
-		return t, fmt.Errorf("count files: %w", err)
+		return totals{}, fmt.Errorf("library totals: %w", err)
 	}
-	// Each breakdown reads one index: files_container, tracks_codec (codec, file_id)
-	// and tracks_language (language, file_id).
-	breakdowns := []struct {
-		into *[]count
-		q    string
-	}{
-		{&t.Containers, `SELECT container, count(*) FROM files GROUP BY container ORDER BY 2 DESC, 1 LIMIT ?`},
-		{&t.Codecs, `SELECT codec, count(DISTINCT file_id) FROM tracks GROUP BY codec ORDER BY 2 DESC, 1 LIMIT ?`},
-		{&t.Languages, `SELECT language, count(DISTINCT file_id) FROM tracks GROUP BY language ORDER BY 2 DESC, 1 LIMIT ?`},
-	}
-	for _, b := range breakdowns {
-		cs, err := breakdown(ctx, db, b.q)
-		if err != nil {
-			return t, fmt.Errorf("library totals: %w", err)
+	conv := func(cs []catalog.Count) []count {
+		out := make([]count, len(cs))
+		for i, c := range cs {
+			out[i] = count(c)
 		}
-		*b.into = cs
+		return out
 	}
+	t := totals{Files: lt.Files, Missing: lt.Missing, FailedProbes: lt.FailedProbes,
+		Containers: conv(lt.Containers), Codecs: conv(lt.Codecs), Languages: conv(lt.Languages)}
 	t.At, t.Took = time.Now(), time.Since(start)
 	return t, nil
-}
-
-// breakdown runs one GROUP BY query of (name, count) rows.
-func breakdown(ctx context.Context, db *sql.DB, q string) ([]count, error) {
-	rows, err := db.QueryContext(ctx, q, totalsTop)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []count
-	for rows.Next() {
-		var c count
-		if err := rows.Scan(&c.Name, &c.N); err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
 }

@@ -25,6 +25,8 @@ import (
 	"github.com/vpo-project/vpo/internal/httpapi"
 	"github.com/vpo-project/vpo/internal/jobs"
 	"github.com/vpo-project/vpo/internal/library"
+	"github.com/vpo-project/vpo/internal/plans"
+	"github.com/vpo-project/vpo/internal/policy"
 	"github.com/vpo-project/vpo/internal/watch"
 )
 
@@ -44,6 +46,11 @@ const (
 // pageSize is the number of rows of a list page.
 const pageSize = 50
 
+// jobKinds are the job types the jobs page filters by: those whose workers the
+// engine registers (library's scan and probe, plans' plan and apply), from the
+// lists those packages register.
+var jobKinds = append(append([]string{}, library.Kinds...), plans.Kinds...)
+
 // HealthReporter is the daemon's health state, as /health reports it;
 // *httpapi.API implements it.
 type HealthReporter interface {
@@ -59,6 +66,11 @@ type Deps struct {
 	Jobs *jobs.Engine
 	// Scanner checks the directory of a scan started from the UI.
 	Scanner *library.Scanner
+	// Plans queues plan and apply jobs (a policy's preview, "apply approved");
+	// nil: the UI shows plans but cannot queue those jobs.
+	Plans *plans.Service
+	// Policies are the policies served, as for the API; nil shows none.
+	Policies *policy.Registry
 	// Health is the daemon's health state; nil shows none.
 	Health HealthReporter
 	// WatchStates returns the watched roots' states; nil (the func or its result)
@@ -132,7 +144,7 @@ func New(deps Deps) (*UI, error) {
 	if _, err := rand.Read(u.key[:]); err != nil {
 		return nil, err
 	}
-	u.SetLive(Reloadable{Token: deps.Token, MaxQueued: deps.MaxQueued, Config: deps.Config})
+	u.SetLive(Reloadable{Token: deps.Token, MaxQueued: deps.MaxQueued, Config: deps.Config, Policies: deps.Policies})
 	u.totals = newTotalsCache(deps.Store, deps.TotalsInterval, deps.Logger)
 	u.live = newLiveState(deps.Jobs, deps.Store)
 	u.routes()
@@ -156,6 +168,14 @@ func (u *UI) routes() {
 	u.page("GET /ui/library", u.handleLibrary)
 	u.page("GET /ui/files/{id}", u.handleFile)
 	u.page("GET /ui/settings", u.handleSettings)
+	u.page("GET /ui/policies", u.handlePolicies)
+	u.page("GET /ui/policies/{name}", u.handlePolicy)
+	u.page("POST /ui/policies/{name}/preview", u.handlePreview)
+	u.page("GET /ui/plans", u.handlePlans)
+	u.page("POST /ui/plans", u.handleDecidePlans)
+	u.page("POST /ui/plans/apply", u.handleApplyApproved)
+	u.page("GET /ui/plans/{id}", u.handlePlan)
+	u.page("POST /ui/plans/{id}/{action}", u.handleDecidePlan)
 	u.page("GET /ui/events", u.handleEvents, streamingRoute)
 
 	u.page("/ui/", u.handleNotFound, public)

@@ -57,6 +57,11 @@ func TestPagesOpen(t *testing.T) {
 		{"library filtered", "/ui/library?container=matroska&codec=h264&language=eng&missing=no&path_prefix=/lib", "One.mkv"},
 		{"file", fmt.Sprintf("/ui/files/%d", fileID), "subrip"},
 		{"settings", "/ui/settings", "server.auth_token"},
+		{"policies", "/ui/policies", "No policy files in this directory."},
+		{"plans", "/ui/plans", "No plans yet"},
+		{"plans filtered", "/ui/plans?state=approved&policy=x&path_prefix=/lib", "No plans match these filters"},
+		{"library searched and sorted", "/ui/library?q=one&sort=size&order=desc", "One.mkv"},
+		{"jobs of a plan type", "/ui/jobs?type=plan", "(filtered)"},
 	}
 	for _, p := range pages {
 		t.Run(p.name, func(t *testing.T) {
@@ -96,7 +101,7 @@ func TestPagesOpen(t *testing.T) {
 	if r := c.get("/ui/nope"); r.status != http.StatusNotFound || !strings.Contains(r.body, "no page at this address") {
 		t.Errorf("unknown page: %d %s", r.status, r.body)
 	}
-	for _, p := range []string{"/ui/files/99999", "/ui/jobs/99999", "/ui/jobs/abc"} {
+	for _, p := range []string{"/ui/files/99999", "/ui/jobs/99999", "/ui/jobs/abc", "/ui/plans/99999", "/ui/plans/abc", "/ui/policies/nope"} {
 		mustStatus(t, p, c.get(p), http.StatusNotFound)
 	}
 	for _, p := range []string{"/ui/jobs?state=bogus", "/ui/library?missing=maybe", "/ui/library?path_prefix=relative", "/ui/library?cursor=-3"} {

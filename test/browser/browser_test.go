@@ -65,16 +65,60 @@ type daemon struct {
 	lib  string // the library: sample files, many files, a hostile file
 	many string // the directory of the many files
 	odd  string // the directory of the file with hostile names
+	plan string // the directory of the file the english policy changes
 	logs string // the daemon's stderr
 }
+
+// englishPolicy keeps English audio only: of sample.mkv's four tracks, the French
+// audio goes.
+const englishPolicy = `schema_version: 13
+description: Keep English audio only
+phases:
+  - name: audio
+    keep_audio:
+      languages: [eng]
+`
+
+// brokenPolicy has an unknown key on line 5, column 7.
+const brokenPolicy = `schema_version: 13
+phases:
+  - name: audio
+    keep_audio:
+      languagez: [eng]
+`
 
 func startDaemon(t *testing.T) *daemon {
 	t.Helper()
 	work := t.TempDir()
 	home := filepath.Join(work, "home")
 	lib := filepath.Join(work, "lib")
-	d := &daemon{lib: lib, many: filepath.Join(lib, "many"), odd: filepath.Join(lib, "odd"), logs: filepath.Join(work, "vpo.log")}
+	d := &daemon{lib: lib, many: filepath.Join(lib, "many"), odd: filepath.Join(lib, "odd"), plan: filepath.Join(lib, "plan"),
+		logs: filepath.Join(work, "vpo.log")}
 	files := testmedia.Make(t, lib)
+	// A copy of sample.mkv alone in its directory, for the policy's preview
+	// and the apply.
+	testmedia.Make(t, filepath.Join(work, "plan-src"))
+	if err := os.MkdirAll(d.plan, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	film := filepath.Join(d.plan, "Film.mkv")
+	if err := os.Rename(filepath.Join(work, "plan-src", "sample.mkv"), film); err != nil {
+		t.Fatal(err)
+	}
+	// Settled: an apply leaves alone a file changed in the last minute.
+	hourAgo := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(film, hourAgo, hourAgo); err != nil {
+		t.Fatal(err)
+	}
+	policies := filepath.Join(work, "policies")
+	if err := os.MkdirAll(policies, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range map[string]string{"english": englishPolicy, "broken": brokenPolicy} {
+		if err := os.WriteFile(filepath.Join(policies, name+".yaml"), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	testmedia.MakeMany(t, d.many, 200)
 	// A real file whose name is not UTF-8 and whose audio title is a script.
 	if err := os.MkdirAll(d.odd, 0o755); err != nil {
@@ -95,7 +139,7 @@ func startDaemon(t *testing.T) *daemon {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(vpoBin, "serve", "--port", strconv.Itoa(port))
-	cmd.Env = append(os.Environ(), "HOME="+home, "VPO_AUTH_TOKEN="+token, "VPO_JOBS_WORKERS=1",
+	cmd.Env = append(os.Environ(), "HOME="+home, "VPO_AUTH_TOKEN="+token, "VPO_JOBS_WORKERS=1", "VPO_POLICIES_DIR="+policies,
 		"VPO_LOG_LEVEL=debug", "VPO_LOG_JOURNAL=off")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
@@ -279,6 +323,18 @@ func newBrowser(t *testing.T) *browser {
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1100, 800)); err != nil {
 		t.Fatal(err)
 	}
+	// Forms that rewrite files ask for confirmation (window.confirm): accept,
+	// as a user would. The watcher still reports each dialog, so a step that
+	// expects one says so.
+	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
+	go func() {
+		for _, err := range dialogs {
+			if err != nil {
+				return
+			}
+			_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
+		}
+	}()
 	t.Logf("screenshots in %s", b.shots)
 	return b
 }
@@ -325,6 +381,46 @@ func (b *browser) shot(name string) {
 	if err := os.WriteFile(filepath.Join(b.shots, name+".png"), png, 0o644); err != nil {
 		b.t.Fatal(err)
 	}
+}
+
+// noInlineScript fails the test for a script element without src: the
+// Content-Security-Policy forbids inline script, and the pages carry none.
+func (b *browser) noInlineScript(page string) {
+	b.t.Helper()
+	if n := b.count("script:not([src])"); n != 0 {
+		b.t.Errorf("%s: %d inline scripts", page, n)
+	}
+	if csp := run(b, "CSP", chromedp.Evaluate[string](`fetch(location.href).then(r => r.headers.get("Content-Security-Policy"))`, chromedp.EvalAwaitPromise)); !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") {
+		b.t.Errorf("%s: Content-Security-Policy %q", page, csp)
+	}
+}
+
+// scrollTo scrolls the element with this id to the top of the window, for a
+// screenshot of what is below the fold.
+func (b *browser) scrollTo(id string) {
+	b.t.Helper()
+	b.do("scroll to "+id, chromedp.Evaluate[chromedp.Void](`document.getElementById(`+strconv.Quote(id)+`).scrollIntoView()`))
+}
+
+// waitJS evaluates expr until it returns a non-empty string, for up to a
+// minute, across the page's reloads (an evaluation during one fails; it is
+// tried again).
+func (b *browser) waitJS(what, expr string) string {
+	b.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	var last error
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
+		cancel()
+		if err == nil && v != "" {
+			return v
+		}
+		last = err
+		time.Sleep(100 * time.Millisecond)
+	}
+	b.t.Fatalf("%s: timed out (last error %v)", what, last)
+	return ""
 }
 
 // submit sends the form of sel and waits for the page it leads to.
@@ -438,8 +534,8 @@ func TestBrowser(t *testing.T) {
 		if !sawRunning || len(live) < 3 {
 			t.Errorf("no live progress: running seen %v, counts seen without reload %v", sawRunning, live)
 		}
-		if found := b.text(`[data-field="found"]`); found != "206" {
-			t.Errorf("found %q files, want 206", found)
+		if found := b.text(`[data-field="found"]`); found != "207" {
+			t.Errorf("found %q files, want 207", found)
 		}
 		b.shot("job")
 		b.w.check(t, "scan")
@@ -486,8 +582,8 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("directory %s: %d files, want 1", d.odd, n)
 		}
 		b.do("filter language", chromedp.Navigate(ui+"library?language=fra&path_prefix="+url.QueryEscape(d.lib)))
-		if n := b.count("#files tbody a"); n != 2 {
-			t.Errorf("language fra: %d files, want 2 (sample.mkv and the odd copy)", n)
+		if n := b.count("#files tbody a"); n != 3 {
+			t.Errorf("language fra: %d files, want 3 (sample.mkv and its two copies)", n)
 		}
 		b.do("next page", chromedp.Navigate(ui+"library"))
 		b.click("next page", `a[rel="next"]`)
@@ -495,6 +591,143 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("the second page lists %d files, want 50", n)
 		}
 		b.w.check(t, "library")
+	})
+
+	t.Run("search and sort narrow and order the library", func(t *testing.T) {
+		b.t = t
+		b.do("search", chromedp.Navigate(ui+"library"), chromedp.SendKeys(chromedp.ID("f-q"), "FILM"))
+		b.submit("search", "#f-q")
+		if n := b.count("#files tbody a"); n != 1 || !strings.HasSuffix(b.text("#files tbody a"), "/plan/Film.mkv") {
+			t.Errorf("search FILM: %d files, first %q", n, b.text("#files tbody a"))
+		}
+		paths := func() []string {
+			return run(b, "paths", chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#files tbody a")).map(a => a.textContent)`))
+		}
+		b.do("many files", chromedp.Navigate(ui+"library?path_prefix="+url.QueryEscape(d.many)))
+		b.click("sort by path", `th a[href*="sort=path"]`)
+		asc := paths()
+		b.click("sort by path, descending", `th a[href*="sort=path"]`)
+		desc := paths()
+		if len(asc) != 50 || len(desc) != 50 || !(asc[0] < asc[49]) || !(desc[0] > desc[49]) || asc[0] == desc[0] {
+			t.Errorf("path sort: ascending %d files %q…%q, descending %d files %q…%q", len(asc), first(asc), last(asc), len(desc), first(desc), last(desc))
+		}
+		if mark := run(b, "aria-sort", chromedp.Evaluate[string](`document.querySelector('th[aria-sort="descending"]').textContent`)); mark != "Path" {
+			t.Errorf("the descending column is %q", mark)
+		}
+		b.click("next page of the sort", `a[rel="next"]`)
+		if next := paths(); len(next) != 50 || !(next[0] < desc[49]) {
+			t.Errorf("second page of the descending sort starts with %q after %q", first(next), last(desc))
+		}
+		b.do("sort by size", chromedp.Navigate(ui+"library?sort=size&order=desc&path_prefix="+url.QueryEscape(d.lib)))
+		sizes := run(b, "sizes", chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#files tbody tr td:nth-child(4)")).map(td => td.textContent)`))
+		if len(sizes) == 0 || b.count("#files tbody a") != 50 {
+			t.Errorf("size sort: %d rows", len(sizes))
+		}
+		b.noInlineScript("library")
+		b.shot("library-sorted")
+		b.w.check(t, "search and sort")
+	})
+
+	var planURL string
+	t.Run("policies and a preview over a directory", func(t *testing.T) {
+		b.t = t
+		b.do("open policies", chromedp.Navigate(ui+"policies"))
+		if n := b.count("#policies tbody tr"); n != 2 {
+			t.Errorf("%d policies listed, want 2", n)
+		}
+		if txt := b.text("#policies"); !strings.Contains(txt, "line 5, column 7") || !strings.Contains(txt, "invalid") {
+			t.Errorf("the broken policy's problem is not shown with its position: %q", txt)
+		}
+		b.noInlineScript("policies")
+		b.shot("policies")
+		b.click("open english", `#policies a[href="/ui/policies/english"]`)
+		if ph := b.text("#phases"); !strings.Contains(ph, "keep_audio") {
+			t.Errorf("phases %q", ph)
+		}
+		b.do("type the directory", chromedp.SendKeys(chromedp.ID("preview-path"), d.plan))
+		b.submit("preview", "#preview-path")
+		if loc := b.location(); !strings.Contains(loc, "/ui/policies/english?job=") {
+			t.Fatalf("after the preview: %q", loc)
+		}
+		// The page reloads when the plan job finishes.
+		st := b.waitJS("preview finished", `(() => { const s = document.querySelector('#preview [data-field="state"]');
+			return s && s.textContent === "completed" && document.querySelectorAll("#preview-plans a[href^='/ui/plans/']").length > 0 ? s.textContent : "" })()`)
+		if st != "completed" {
+			t.Errorf("preview state %q", st)
+		}
+		if got := b.text(`#preview [data-field="planned"]`); got != "1" {
+			t.Errorf("%s files would change, want 1", got)
+		}
+		planURL = run(b, "plan link", chromedp.Evaluate[string](`document.querySelector("#preview-plans a[href^='/ui/plans/']").href`))
+		b.noInlineScript("policy")
+		b.scrollTo("h-preview")
+		b.shot("policy-preview")
+		b.w.check(t, "policies")
+	})
+
+	t.Run("a plan is reviewed, approved and applied; the file shows its new tracks and history", func(t *testing.T) {
+		b.t = t
+		if planURL == "" {
+			t.Fatal("no plan from the preview")
+		}
+		b.do("open the plan", chromedp.Navigate(planURL))
+		if n := b.count(".tracks-before tbody tr"); n != 4 {
+			t.Errorf("before: %d tracks, want 4", n)
+		}
+		if n := b.count(".tracks-after tbody tr"); n != 3 {
+			t.Errorf("after: %d tracks, want 3", n)
+		}
+		if n := b.count(".tracks-before tr.removed"); n != 1 {
+			t.Errorf("%d removed tracks highlighted, want 1", n)
+		}
+		b.noInlineScript("plan")
+		b.scrollTo("h-ba")
+		b.shot("plan")
+		b.click("approve", "#approve")
+		if msg := b.text(".notice"); !strings.Contains(msg, "Plan approved") {
+			t.Errorf("notice %q", msg)
+		}
+		fileURL := run(b, "file link", chromedp.Evaluate[string](`document.querySelector("main dl a[href^='/ui/files/']").href`))
+		b.do("plans list", chromedp.Navigate(ui+"plans?state=approved"))
+		if n := b.count("#plans tbody a[href^='/ui/plans/']"); n != 1 {
+			t.Errorf("%d approved plans listed, want 1", n)
+		}
+		b.do("select all", chromedp.Click(chromedp.ID("select-all")))
+		if n := b.count(`#plans input[name="id"]:checked`); n != 1 {
+			t.Errorf("select all checked %d plans, want 1", n)
+		}
+		b.do("unselect all", chromedp.Click(chromedp.ID("select-all")))
+		b.noInlineScript("plans")
+		b.shot("plans")
+		b.click("apply approved", "#apply-approved")
+		if loc := b.location(); !strings.Contains(loc, "/ui/jobs/") || !strings.Contains(loc, "notice=apply-started") {
+			t.Fatalf("after apply approved: %q", loc)
+		}
+		st := b.waitJS("apply finished", `(() => { const s = document.querySelector('[data-field="state"]');
+			return s && (s.textContent === "completed" || s.textContent === "failed") ? s.textContent : "" })()`)
+		if st != "completed" {
+			t.Errorf("apply job %s", st)
+		}
+		if changed := b.waitJS("apply counters", `document.querySelector('[data-field="changed"]').textContent`); changed != "1" {
+			t.Errorf("the apply job changed %s files, want 1", changed)
+		}
+		b.do("open the file", chromedp.Navigate(fileURL))
+		if n := b.count("#tracks tbody tr"); n != 3 {
+			t.Errorf("the file has %d tracks after the apply, want 3", n)
+		}
+		if tr := b.text("#tracks"); strings.Contains(tr, "fra") {
+			t.Errorf("the French track is still listed: %q", tr)
+		}
+		if h := b.text("#file-history"); !strings.Contains(h, "applied") || !strings.Contains(h, "4 → 3 tracks") {
+			t.Errorf("history %q", h)
+		}
+		if p := b.text("#file-policies"); !strings.Contains(p, "conformant") {
+			t.Errorf("under the policy the file is not conformant now: %q", p)
+		}
+		b.noInlineScript("file")
+		b.scrollTo("h-tracks")
+		b.shot("file-history")
+		b.w.check(t, "apply", "dialog opened: Apply every approved plan")
 	})
 
 	t.Run("hostile names are shown as text", func(t *testing.T) {
@@ -597,4 +830,18 @@ func TestBrowser(t *testing.T) {
 		}
 		b.w.check(t, "logout")
 	})
+}
+
+func first(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
+}
+
+func last(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[len(s)-1]
 }

@@ -47,6 +47,8 @@ func Run(t *testing.T, b Backend) {
 	t.Run("ApplyProgress", func(t *testing.T) { t.Parallel(); testApplyProgress(t, b.Open(t)) })
 	t.Run("EachFile", func(t *testing.T) { t.Parallel(); testEachFile(t, b.Open(t)) })
 	t.Run("FileStats", func(t *testing.T) { t.Parallel(); testFileStats(t, b.Open(t)) })
+	t.Run("LibraryTotals", func(t *testing.T) { t.Parallel(); testLibraryTotals(t, b.Open(t)) })
+	t.Run("ListFilesSortSearch", func(t *testing.T) { t.Parallel(); testListFilesSortSearch(t, b.Open(t)) })
 	t.Run("Busy", func(t *testing.T) { t.Parallel(); testBusy(t, b) })
 	t.Run("ReadOnly", func(t *testing.T) {
 		t.Parallel()

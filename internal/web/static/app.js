@@ -11,6 +11,10 @@
   var status = document.getElementById("live-status");
   var source = null;
   var reloading = false;
+  // Pages that show what a job leaves behind (its errors, the plans it made or
+  // applied): they reload once when one of their live jobs finishes. The plans
+  // pages stream only while a plan or apply job runs.
+  var reloadsOnFinish = { job: true, plans: liveJobs !== "", plan: liveJobs !== "", policy: liveJobs !== "" };
 
   // Confirm before a destructive form is sent.
   document.addEventListener("submit", function (ev) {
@@ -19,6 +23,18 @@
       ev.preventDefault();
     }
   });
+
+  // "Select all" on the plans list: the checkbox is hidden without this script.
+  var selectAll = document.getElementById("select-all");
+  if (selectAll) {
+    selectAll.hidden = false;
+    selectAll.addEventListener("change", function () {
+      var boxes = document.querySelectorAll('#plans input[name="id"]');
+      for (var i = 0; i < boxes.length; i++) {
+        boxes[i].checked = selectAll.checked;
+      }
+    });
+  }
 
   function setStatus(text) {
     if (status && status.textContent !== text) {
@@ -55,7 +71,7 @@
         bar.value = job.processed || 0;
       }
       text(n.querySelector('[data-field="counts"]'), counts(job));
-      var fields = ["found", "probed", "unchanged", "failed", "missing"];
+      var fields = ["found", "probed", "unchanged", "failed", "missing", "done", "planned", "conformant", "skipped", "changed"];
       for (var f = 0; f < fields.length; f++) {
         var el = n.querySelector('[data-field="' + fields[f] + '"]');
         if (el && job.progress) {
@@ -158,7 +174,7 @@
     });
     // A job that finished has errors, notes and times the server renders: reload
     // once to show them.
-    if (done && page === "job" && !reloading) {
+    if (done && reloadsOnFinish[page] && !reloading) {
       reloading = true;
       if (source) {
         source.close();
@@ -191,7 +207,7 @@
   }
 
   // Only pages that show jobs stream.
-  if (page === "dashboard" || page === "jobs" || page === "job") {
+  if (page === "dashboard" || page === "jobs" || reloadsOnFinish[page]) {
     connect();
   }
   window.addEventListener("pagehide", function () {
