@@ -341,3 +341,27 @@ func TestSelfWritten(t *testing.T) {
 		t.Errorf("%d jobs submitted for vpo's own writes, want none", q+r)
 	}
 }
+
+// TestWatchStateInHealthAndRoots: a watched root that cannot be read is off, with
+// the reason, in GET /api/roots' list, and makes /health's watch degraded without
+// making the daemon unhealthy; a root with watch = false is off as not watched.
+func TestWatchStateInHealthAndRoots(t *testing.T) {
+	home, good := t.TempDir(), t.TempDir()
+	gone := filepath.Join(t.TempDir(), "unmounted")
+	cfg := watchConfig(t, home, good, "[[library.roots]]\npath = "+strconv.Quote(good)+"\nwatch = true\n"+
+		"[[library.roots]]\npath = "+strconv.Quote(gone)+"\nwatch = true\n"+
+		"[[library.roots]]\npath = "+strconv.Quote(filepath.Join(home, "plain"))+"\n")
+	d, _ := startDaemon(t, cfg)
+	h, code := d.api.Health(context.Background())
+	if h.Watch != "degraded" || code != 200 || h.Status != "healthy" {
+		t.Errorf("health %d %q with watch %q, want 200 healthy with watch degraded", code, h.Status, h.Watch)
+	}
+	roots, err := d.roots(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(roots) != 3 || roots[0].Watch != "ok" || roots[1].Watch != "off" || !strings.Contains(roots[1].WatchReason, "no such file") ||
+		roots[2].Watch != "off" || roots[2].WatchReason != "not watched (watch = false)" {
+		t.Fatalf("roots %+v, want ok, off (no such file), off (not watched)", roots)
+	}
+}
