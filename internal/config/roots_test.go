@@ -121,6 +121,7 @@ func TestRootString(t *testing.T) {
 	}{
 		{Root{Path: "/a", Mode: ModeCatalog}, "/a"},
 		{Root{Path: "/a", Mode: ModeApply, Policy: "p", Watch: true}, "/a (mode=apply, policy=p, watch=true)"},
+		{Root{Path: "/a", Mode: ModeCatalog, Schedule: "@daily"}, "/a (schedule=@daily)"},
 	} {
 		if got := tt.r.String(); got != tt.want {
 			t.Errorf("String() = %q, want %q", got, tt.want)
