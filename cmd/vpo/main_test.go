@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -19,8 +20,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pressly/goose/v3"
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/vpo-project/vpo/internal/catalog"
+	"github.com/vpo-project/vpo/internal/catalog/migrations"
 	"github.com/vpo-project/vpo/internal/testmedia"
 	_ "modernc.org/sqlite"
 )
@@ -49,6 +53,9 @@ func ScriptParams(t *testing.T, dir string) testscript.Params {
 		Setup: func(env *testscript.Env) error {
 			// A private HOME, so ~/.vpo is the script's own.
 			env.Setenv("HOME", env.WorkDir+"/home")
+			// The catalogue schema this vpo migrates to, so that scripts need
+			// no edit when a migration is added.
+			env.Setenv("SCHEMA", strconv.FormatInt(catalog.LatestSchemaVersion(), 10))
 			return os.MkdirAll(env.WorkDir+"/home", 0o755)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -59,6 +66,7 @@ func ScriptParams(t *testing.T, dir string) testscript.Params {
 			"exits":      cmdExits,
 			"jsonlogs":   cmdJSONLogs,
 			"holdport":   cmdHoldPort,
+			"schemadown": cmdSchemaDown,
 			"sqlexec":    cmdSQLExec,
 			"rodir":      cmdReadOnlyDir,
 			"mkmedia":    cmdMkMedia,
@@ -259,6 +267,23 @@ func cmdSQLExec(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		return
 	}
+	ts.Check(err)
+}
+
+// schemadown DB VERSION: takes the SQLite catalogue DB down to schema VERSION by
+// its migrations' own down steps, as an older vpo would have left it.
+func cmdSchemaDown(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: schemadown DB VERSION")
+	}
+	version, err := strconv.ParseInt(args[1], 10, 64)
+	ts.Check(err)
+	db, err := sql.Open("sqlite", ts.MkAbs(args[0]))
+	ts.Check(err)
+	defer db.Close()
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, migrations.FS, goose.WithDisableGlobalRegistry(true))
+	ts.Check(err)
+	_, err = p.DownTo(context.Background(), version)
 	ts.Check(err)
 }
 

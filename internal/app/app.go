@@ -9,6 +9,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -24,6 +25,7 @@ import (
 	"github.com/vpo-project/vpo/internal/metrics"
 	"github.com/vpo-project/vpo/internal/plans"
 	"github.com/vpo-project/vpo/internal/probe"
+	"github.com/vpo-project/vpo/internal/schedule"
 )
 
 // maxAttempts is how many times a job runs before it is failed. Retrying a scan
@@ -45,6 +47,8 @@ type App struct {
 	JournalDir string
 	// Jobs is the job engine, not started.
 	Jobs *jobs.Engine
+	// Schedule is the roots' scheduled rescans, River periodic jobs of Jobs.
+	Schedule *schedule.Scheduler
 }
 
 // Schema says what Open does with the catalogue's and the job queue's schemas.
@@ -142,7 +146,14 @@ func build(ctx context.Context, store *catalog.Store, cfg *config.Config, logger
 		Logger:          applyLog,
 		Observer:        applyObserver(o.metrics),
 	})
-	engine, err := jobs.New(store.DB(), jobs.Config{
+	var engine *jobs.Engine
+	sched, err := schedule.New(cfg.Library.RootConfigs, func() schedule.RunStatuser { return engine },
+		logging.Component(logger, "schedule"))
+	if err != nil {
+		return nil, err // config.Load validates the schedules, so this is not expected
+	}
+	engine, err = jobs.New(store.DB(), jobs.Config{
+		Periodic:    sched.PeriodicJobs(),
 		Workers:     cfg.Jobs.Workers,
 		JobTimeout:  cfg.Jobs.JobTimeout,
 		MaxAttempts: maxAttempts,
@@ -155,7 +166,41 @@ func build(ctx context.Context, store *catalog.Store, cfg *config.Config, logger
 	if err != nil {
 		return nil, err
 	}
-	return &App{Store: store, Scanner: scanner, Workers: workers, Plans: svc, JournalDir: journalDir, Jobs: engine}, nil
+	workers.SetFollowUp(func(ctx context.Context, a library.ScanArgs, metadata []byte) error {
+		return followUp(ctx, engine, a, metadata)
+	})
+	return &App{Store: store, Scanner: scanner, Workers: workers, Plans: svc, JournalDir: journalDir, Jobs: engine,
+		Schedule: sched}, nil
+}
+
+// followUp submits the plan or apply job a watched root's scan job asks for
+// (ScanArgs.Then), for the changed files, or for all of the root after a full
+// scan; a scan of gone paths only needs none. The apply job is unattended: the
+// root's mode apply is the owner's consent (see docs/operations.md, "Watched
+// roots"). A scheduled run's mark is carried over.
+func followUp(ctx context.Context, engine *jobs.Engine, a library.ScanArgs, metadata []byte) error {
+	if len(a.Changed) == 0 && len(a.Gone) > 0 {
+		return nil
+	}
+	var args river.JobArgs
+	switch a.Then {
+	case config.ModePlan:
+		args = plans.PlanArgs{Policy: a.Policy, Path: a.Path, Paths: a.Changed}
+	case config.ModeApply:
+		args = plans.ApplyArgs{Policy: a.Policy, Path: a.Path, Paths: a.Changed, Unattended: true}
+	default:
+		return fmt.Errorf("a scan cannot be followed by %q", a.Then)
+	}
+	var opts *river.InsertOpts
+	var md map[string]any
+	if json.Unmarshal(metadata, &md) == nil {
+		if run, ok := md[schedule.MetadataRun].(string); ok {
+			b, _ := json.Marshal(map[string]string{schedule.MetadataRun: run})
+			opts = &river.InsertOpts{Metadata: b}
+		}
+	}
+	_, err := engine.InsertWith(ctx, args, opts)
+	return err
 }
 
 // probeObserver and jobObserver keep a nil *metrics.Metrics out of the

@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -45,6 +46,41 @@ func (j *JobQueue) CountDue(ctx context.Context, t time.Time) (int, error) {
 		return 0, fmt.Errorf("count due jobs: %w", Classify(err))
 	}
 	return n, nil
+}
+
+// Run is what the job queue knows of the jobs marked with one metadata value
+// (a root's scheduled runs).
+type Run struct {
+	// Active is how many of them are queued or running.
+	Active int
+	// LastID is the newest job of the kind asked for (0: none), with its River
+	// state, creation and end (zero while not finished).
+	LastID      int64
+	LastState   string
+	LastCreated time.Time
+	LastEnded   time.Time
+}
+
+// RunStatus reports on the jobs whose metadata has value at the JSON path key
+// ("$.vpo_run"), and on the newest of them of the given kind.
+func (j *JobQueue) RunStatus(ctx context.Context, key, value, kind string) (Run, error) {
+	var r Run
+	if err := j.db.QueryRowContext(ctx, j.q.runActive, key, value).Scan(&r.Active); err != nil {
+		return r, fmt.Errorf("count the jobs of a run: %w", Classify(err))
+	}
+	var created, ended string
+	err := j.db.QueryRowContext(ctx, j.q.runLast, key, value, kind).Scan(&r.LastID, &r.LastState, &created, &ended)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return r, nil
+	case err != nil:
+		return r, fmt.Errorf("find the last job of a run: %w", Classify(err))
+	}
+	r.LastCreated = parseTime(created)
+	if ended != "" {
+		r.LastEnded = parseTime(ended)
+	}
+	return r, nil
 }
 
 // StrandedJob is a job in state running.

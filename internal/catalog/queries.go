@@ -109,4 +109,6 @@ type queries struct {
 	requeueRunningJob  string
 	requeueRetryable   string
 	jobCountsByKind    string // metrics: jobs by kind and River state
+	runActive          string // ?1 a metadata JSON path, ?2 its value
+	runLast            string // ?1 a metadata JSON path, ?2 its value, ?3 a kind
 }

@@ -156,6 +156,17 @@ WHERE state IN ('available', 'scheduled', 'retryable', 'pending', 'running')`,
 SELECT count(*) FROM river_job
 WHERE state IN ('available', 'retryable', 'scheduled') AND scheduled_at <= ?1`,
 	jobCountsByKind: `SELECT kind, state, count(*) FROM river_job GROUP BY kind, state ORDER BY kind, state`,
+	runActive: `
+SELECT count(*) FROM river_job
+WHERE state IN ('available', 'scheduled', 'retryable', 'pending', 'running')
+	AND NOT (typeof(metadata) = 'text' AND NOT json_valid(metadata))
+	AND json_extract(metadata, ?1) = ?2`,
+	runLast: `
+SELECT id, state, created_at, coalesce(finalized_at, '') FROM river_job
+WHERE kind = ?3
+	AND NOT (typeof(metadata) = 'text' AND NOT json_valid(metadata))
+	AND json_extract(metadata, ?1) = ?2
+ORDER BY id DESC LIMIT 1`,
 	// ?1 is the metadata counter's JSON path.
 	runningJobs: `
 SELECT id, kind, attempt,

@@ -36,7 +36,7 @@ background jobs. Run "vpo serve" to start the daemon.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	root.CompletionOptions.DisableDefaultCmd = true
 
-	root.AddCommand(newServeCmd(env), newScanCmd(env), newInspectCmd(env), newJobsCmd(env), newFilesCmd(env), newHealthCmd(env),
+	root.AddCommand(newServeCmd(env), newScanCmd(env), newInspectCmd(env), newJobsCmd(env), newFilesCmd(env), newHealthCmd(env), newRootsCmd(env),
 		newConfigCmd(env), newDoctorCmd(env), newMigrateCmd(env), newPolicyCmd(env))
 	root.AddCommand(newCompletionCmd(env))
 	root.AddCommand(newPlansCmd(env))

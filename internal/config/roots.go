@@ -7,6 +7,9 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
 )
 
 // The modes of a library root: what happens to new or changed files.
@@ -23,7 +26,7 @@ const (
 var RootModes = []string{ModeCatalog, ModePlan, ModeApply}
 
 // rootKeys are the keys of a [[library.roots]] table.
-var rootKeys = []string{"path", "policy", "mode", "watch"}
+var rootKeys = []string{"path", "policy", "mode", "watch", "schedule"}
 
 // policyName is the syntax of a policy name: a file name stem in policies.dir,
 // without path separators.
@@ -41,6 +44,26 @@ type Root struct {
 	Mode string
 	// Watch reacts to file system events under Path.
 	Watch bool
+	// Schedule is the cron expression of the root's full rescan ("" for none):
+	// five fields (minute hour day-of-month month day-of-week), a descriptor
+	// (@hourly, @daily, @weekly, @monthly) or @every DURATION (at least 1s).
+	Schedule string
+}
+
+// MinScheduleInterval is the shortest @every schedule: River's periodic jobs
+// run at most about once a second.
+const MinScheduleInterval = time.Second
+
+// ParseSchedule parses a root's schedule. Times are the daemon's local time
+// zone (TZ), as cron's.
+func ParseSchedule(expr string) (cron.Schedule, error) {
+	if d, ok := strings.CutPrefix(expr, "@every "); ok {
+		// cron rounds a shorter delay up to a second silently; say so instead.
+		if every, err := time.ParseDuration(strings.TrimSpace(d)); err == nil && every < MinScheduleInterval {
+			return nil, fmt.Errorf("@every %s is shorter than %s", every, MinScheduleInterval)
+		}
+	}
+	return cron.ParseStandard(expr)
 }
 
 // String writes the root as `vpo config show` lists it: the path, then the
@@ -55,6 +78,9 @@ func (r Root) String() string {
 	}
 	if r.Watch {
 		extra = append(extra, "watch=true")
+	}
+	if r.Schedule != "" {
+		extra = append(extra, "schedule="+r.Schedule)
 	}
 	if len(extra) == 0 {
 		return r.Path
@@ -84,6 +110,8 @@ func decodeRoots(entries []any) ([]Root, error) {
 					r.Policy, ok = val.(string)
 				case "mode":
 					r.Mode, ok = val.(string)
+				case "schedule":
+					r.Schedule, ok = val.(string)
 				case "watch":
 					var b bool
 					b, ok = val.(bool)
@@ -104,7 +132,7 @@ func decodeRoots(entries []any) ([]Root, error) {
 			}
 			roots = append(roots, r)
 		default:
-			return nil, fmt.Errorf("entry %d: wrong type: want a path or a table with path, policy, mode, watch", n)
+			return nil, fmt.Errorf("entry %d: wrong type: want a path or a table with path, policy, mode, watch, schedule", n)
 		}
 	}
 	return roots, nil
@@ -136,7 +164,18 @@ func (c *Config) validateRoots() error {
 		if r.Mode != ModeCatalog && r.Policy == "" {
 			return c.fail(key, "entry %d (%s): mode %s needs a policy", n, r.Path, r.Mode)
 		}
+		if r.Schedule != "" {
+			if _, err := ParseSchedule(r.Schedule); err != nil {
+				return c.fail(key, "entry %d (%s): schedule %q is not a cron schedule (5 fields, @daily, or @every 10m): %v", n, r.Path, r.Schedule, err)
+			}
+		}
 		c.Library.Roots = append(c.Library.Roots, r.Path)
+	}
+	for i, r := range c.Library.RootConfigs {
+		if r.Mode == ModeApply && r.Watch && c.Apply.Settle > c.Library.Settle {
+			return c.fail(key, "entry %d (%s): a watched root in mode apply needs apply.settle (%gs) at most library.settle (%gs), or the files it hands over are still settling for the apply",
+				i+1, r.Path, c.Apply.Settle.Seconds(), c.Library.Settle.Seconds())
+		}
 	}
 	for i, a := range c.Library.RootConfigs {
 		for j := i + 1; j < len(c.Library.RootConfigs); j++ {

@@ -28,6 +28,9 @@ func TestRoots(t *testing.T) {
 		{name: "plan mode is accepted by the config", file: "[[library.roots]]\npath = \"/srv/a\"\nmode = \"plan\"\npolicy = \"p-1.v2\"\n",
 			want:      []Root{{Path: "/srv/a", Mode: ModePlan, Policy: "p-1.v2"}},
 			wantPaths: []string{"/srv/a"}},
+		{name: "schedules", file: "[[library.roots]]\npath = \"/srv/a\"\nschedule = \"0 3 * * *\"\n[[library.roots]]\npath = \"/srv/b\"\nschedule = \"@every 2s\"\n",
+			want:      []Root{{Path: "/srv/a", Mode: ModeCatalog, Schedule: "0 3 * * *"}, {Path: "/srv/b", Mode: ModeCatalog, Schedule: "@every 2s"}},
+			wantPaths: []string{"/srv/a", "/srv/b"}},
 		{name: "nested roots with the same settings", file: "[library]\nroots = [\"/srv\", \"/srv/a\"]\n",
 			want:      []Root{{Path: "/srv", Mode: ModeCatalog}, {Path: "/srv/a", Mode: ModeCatalog}},
 			wantPaths: []string{"/srv", "/srv/a"}},
@@ -70,7 +73,7 @@ func TestRootsErrors(t *testing.T) {
 	tests := []struct {
 		name, file, want string
 	}{
-		{"unknown key", "[[library.roots]]\npath = \"/a\"\nplicy = \"x\"\n", `library.roots: entry 1: unknown key "plicy" (want one of path, policy, mode, watch)`},
+		{"unknown key", "[[library.roots]]\npath = \"/a\"\nplicy = \"x\"\n", `library.roots: entry 1: unknown key "plicy" (want one of path, policy, mode, watch, schedule)`},
 		{"no path", "[[library.roots]]\nwatch = true\n", "library.roots: entry 1: path is required"},
 		{"empty path", "[[library.roots]]\npath = \"\"\n", "library.roots: entry 1: path is empty"},
 		{"relative", "[[library.roots]]\npath = \"media\"\n", `library.roots: entry 1 "media" is not an absolute path`},
@@ -83,6 +86,12 @@ func TestRootsErrors(t *testing.T) {
 		{"same twice", "[library]\nroots = [\"/a\", \"/a/\"]\n", "library.roots: entries 1 and 2 are the same directory /a"},
 		{"overlap with different policies", "[[library.roots]]\npath = \"/srv\"\npolicy = \"a\"\n[[library.roots]]\npath = \"/srv/tv\"\npolicy = \"b\"\n",
 			"library.roots: entries 1 (/srv) and 2 (/srv/tv) overlap with a different policy or mode"},
+		{"bad schedule", "[[library.roots]]\npath = \"/a\"\nschedule = \"61 * * * *\"\n", `library.roots: entry 1 (/a): schedule "61 * * * *" is not a cron schedule`},
+		{"schedule with seconds", "[[library.roots]]\npath = \"/a\"\nschedule = \"0 0 3 * * *\"\n", `library.roots: entry 1 (/a): schedule "0 0 3 * * *" is not a cron schedule`},
+		{"schedule too often", "[[library.roots]]\npath = \"/a\"\nschedule = \"@every 100ms\"\n", "@every 100ms is shorter than 1s"},
+		{"schedule not string", "[[library.roots]]\npath = \"/a\"\nschedule = 5\n", "library.roots: entry 1: schedule: wrong type: want a string"},
+		{"apply root with a longer apply.settle", "[library]\nsettle = 10\n[[library.roots]]\npath = \"/a\"\nmode = \"apply\"\npolicy = \"p\"\nwatch = true\n",
+			"library.roots: entry 1 (/a): a watched root in mode apply needs apply.settle (60s) at most library.settle (10s)"},
 		{"settle too short", "[library]\nsettle = 0.5\n", "library.settle: 0.5 is out of range (1-86400 seconds)"},
 	}
 	for _, tt := range tests {
@@ -112,6 +121,7 @@ func TestRootString(t *testing.T) {
 	}{
 		{Root{Path: "/a", Mode: ModeCatalog}, "/a"},
 		{Root{Path: "/a", Mode: ModeApply, Policy: "p", Watch: true}, "/a (mode=apply, policy=p, watch=true)"},
+		{Root{Path: "/a", Mode: ModeCatalog, Schedule: "@daily"}, "/a (schedule=@daily)"},
 	} {
 		if got := tt.r.String(); got != tt.want {
 			t.Errorf("String() = %q, want %q", got, tt.want)

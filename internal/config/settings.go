@@ -37,7 +37,7 @@ const (
 	// when it runs. Empty means the program's own name, looked up in PATH.
 	KindProgram Kind = "program"
 	// KindRoots is library.roots: a TOML array whose entries are paths or tables
-	// ([[library.roots]] with path, policy, mode, watch). File only.
+	// ([[library.roots]] with path, policy, mode, watch, schedule). File only.
 	KindRoots Kind = "roots"
 )
 
@@ -133,7 +133,7 @@ var specs = []Spec{
 		Doc: "queued jobs at most; more submissions get 429", field: func(c *Config) any { return &c.Jobs.MaxQueued }},
 
 	{Key: "library.roots", Kind: KindRoots,
-		Doc: "the library roots: absolute paths, or `[[library.roots]]` tables (path, policy, mode, watch; see Watched roots); when set, the only directories scans may read", field: func(c *Config) any { return &c.Library.RootConfigs }},
+		Doc: "the library roots: absolute paths, or `[[library.roots]]` tables (path, policy, mode, watch, schedule; see Watched roots); when set, the only directories scans may read", field: func(c *Config) any { return &c.Library.RootConfigs }},
 	{Key: "library.settle", Kind: KindSeconds, Min: 1, Max: 86400, Default: DefaultSettle,
 		Doc: "seconds a new or changed file in a watched root must keep its size and mtime before vpo handles it", field: func(c *Config) any { return &c.Library.Settle }},
 	{Key: "library.extensions", Kind: KindList, Default: defaultExtensions,
@@ -142,7 +142,7 @@ var specs = []Spec{
 	{Key: "policies.dir", Env: "VPO_POLICIES_DIR", Kind: KindPath, Default: "policies", DefaultDoc: "`~/.vpo/policies`", Required: true,
 		Doc: "directory of policy files, where `vpo policy` reads them", field: func(c *Config) any { return &c.Policies.Dir }},
 	{Key: "policies.require_approval", Kind: KindBool, Default: true,
-		Doc: "apply jobs run only approved plans; false applies what a fresh plan says at once", field: func(c *Config) any { return &c.Policies.RequireApproval }},
+		Doc: "apply jobs run only approved plans; false applies what a fresh plan says at once (the apply jobs of a root with mode apply never wait for approval: see Watched roots)", field: func(c *Config) any { return &c.Policies.RequireApproval }},
 
 	{Key: "apply.settle", Kind: KindSeconds, Min: 0, Max: 86400, Default: DefaultApplySettle,
 		Doc: "seconds a file must be unchanged (by mtime) before an apply rewrites it; 0 disables the check", field: func(c *Config) any { return &c.Apply.Settle }},

@@ -72,9 +72,6 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 // run is the daemon's whole life: start the components in order, wait for a
 // signal (or a server failure), stop them in reverse order.
 func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Options, notifier *systemd.Notifier) error {
-	if err := checkRootModes(cfg); err != nil {
-		return err // a configuration error: before anything starts
-	}
 	// The policies are read here (and again on a reload): a policy the
 	// configuration names that is missing or invalid is a configuration error,
 	// before anything starts.
@@ -142,8 +139,9 @@ type daemon struct {
 //
 // The watcher (library changes to scan jobs; watch.go) goes between "jobs" and
 // "ready": started once the engine it feeds runs, and stopped right after the
-// drain begins, before the engine drains. A future scheduler (periodic jobs) goes
-// beside it.
+// drain begins, before the engine drains. The roots' schedules are River
+// periodic jobs of the engine (internal/schedule, configured in app.Open): they
+// start and stop with "jobs".
 func (d *daemon) components() []*component {
 	return []*component{
 		{name: "lock", start: d.lockDatabase, stop: d.unlockDatabase},
@@ -259,6 +257,8 @@ func (d *daemon) startAPI(context.Context) error {
 		AuthToken:     d.cfg.Server.AuthToken,
 		AllowedHosts:  d.cfg.Server.AllowedHosts,
 		WriteTimeout:  writeTimeout,
+		Roots:         d.roots,
+		Watch:         d.watchSummary,
 	})
 	ui, err := web.New(web.Deps{
 		Logger:      logging.Component(d.logger, "ui"),

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -270,18 +271,97 @@ func TestWatchRestartWhileSettling(t *testing.T) {
 	}
 }
 
-// TestWatchModeNotYet: a root with mode plan or apply fails the startup with a
-// configuration error (exit 78) instead of only cataloguing, before anything
-// starts.
-func TestWatchModeNotYet(t *testing.T) {
+// TestWatchUnknownPolicy: a root in mode apply whose policy does not exist fails
+// the startup with a configuration error (exit 78) naming the entry, before
+// anything starts.
+func TestWatchUnknownPolicy(t *testing.T) {
 	root := t.TempDir()
 	cfg := watchConfig(t, t.TempDir(), root,
-		"[[library.roots]]\npath = "+strconv.Quote(root)+"\nmode = \"apply\"\npolicy = \"movies\"\nwatch = true\n")
+		"[apply]\nsettle = 1\n[[library.roots]]\npath = "+strconv.Quote(root)+"\nmode = \"apply\"\npolicy = \"movies\"\nwatch = true\n")
 	err := Run(context.Background(), cfg, logging.Discard(), Options{Signals: make(chan os.Signal), Started: time.Now()})
-	if !config.IsConfigError(err) || !strings.Contains(err.Error(), "library.roots: entry 1 ("+root+"): mode apply needs the apply feature, not in this vpo yet") {
-		t.Fatalf("Run with mode apply = %v, want the config error", err)
+	if !config.IsConfigError(err) || !strings.Contains(err.Error(), "library.roots: entry 1 ("+root+"): policy \"movies\": no movies.yaml in") {
+		t.Fatalf("Run with an unknown policy = %v, want the config error", err)
 	}
 	if _, err := os.Stat(cfg.DatabasePath); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the database was created before the configuration error: %v", err)
+	}
+}
+
+// TestSelfWritten: of a batch's changed files, the daemon's handler keeps a new
+// file, drops one the catalogue already has as it is (the final rename of an
+// apply, recorded in the same step), hands one an apply has claimed back to
+// settle again (watch.Later), and drops gone paths the catalogue does not have.
+// With the real daemon, catalogue and ffprobe.
+func TestSelfWritten(t *testing.T) {
+	home, root := t.TempDir(), t.TempDir()
+	root, _ = filepath.EvalSymlinks(root)
+	media, err := testmedia.Write(filepath.Join(t.TempDir(), "media"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := watchConfig(t, home, root, "[[library.roots]]\npath = "+strconv.Quote(root)+"\n")
+	d, _ := startDaemon(t, cfg)
+	ctx := context.Background()
+	same, claimed, fresh := filepath.Join(root, "same.mkv"), filepath.Join(root, "claimed.mkv"), filepath.Join(root, "new.mkv")
+	for _, p := range []string{same, claimed, fresh} {
+		copyFile(t, media.MKV, p)
+	}
+	for _, p := range []string{same, claimed} {
+		if _, err := d.app.Scanner.ProbeFile(ctx, p, logging.Discard()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := d.app.Store.GetFileByPath(ctx, claimed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.app.Store.ClaimFile(ctx, f.ID, claimed, 99); err != nil {
+		t.Fatal(err)
+	}
+	changed, busy, err := d.selfWritten(ctx, []string{claimed, fresh, same})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(changed, []string{fresh}) || !slices.Equal(busy, []string{claimed}) {
+		t.Fatalf("changed %q, busy %q; want [new.mkv] and [claimed.mkv]", changed, busy)
+	}
+	gone, err := d.catalogued(ctx, []string{same, filepath.Join(root, "never.mkv"), root, filepath.Join(root, "nodir")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(gone, []string{same, root}) {
+		t.Fatalf("gone kept %q, want same.mkv and the root (files under it)", gone)
+	}
+	err = rootHandler{d: d}.Handle(ctx, root, watch.Batch{Changed: []string{claimed, same}})
+	var later *watch.Later
+	if !errors.As(err, &later) || !slices.Equal(later.Paths, []string{claimed}) {
+		t.Fatalf("Handle = %v, want Later for claimed.mkv", err)
+	}
+	if q, r, _ := d.app.Jobs.Counts(ctx); q+r != 0 {
+		t.Errorf("%d jobs submitted for vpo's own writes, want none", q+r)
+	}
+}
+
+// TestWatchStateInHealthAndRoots: a watched root that cannot be read is off, with
+// the reason, in GET /api/roots' list, and makes /health's watch degraded without
+// making the daemon unhealthy; a root with watch = false is off as not watched.
+func TestWatchStateInHealthAndRoots(t *testing.T) {
+	home, good := t.TempDir(), t.TempDir()
+	gone := filepath.Join(t.TempDir(), "unmounted")
+	cfg := watchConfig(t, home, good, "[[library.roots]]\npath = "+strconv.Quote(good)+"\nwatch = true\n"+
+		"[[library.roots]]\npath = "+strconv.Quote(gone)+"\nwatch = true\n"+
+		"[[library.roots]]\npath = "+strconv.Quote(filepath.Join(home, "plain"))+"\n")
+	d, _ := startDaemon(t, cfg)
+	h, code := d.api.Health(context.Background())
+	if h.Watch != "degraded" || code != 200 || h.Status != "healthy" {
+		t.Errorf("health %d %q with watch %q, want 200 healthy with watch degraded", code, h.Status, h.Watch)
+	}
+	roots, err := d.roots(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(roots) != 3 || roots[0].Watch != "ok" || roots[1].Watch != "off" || !strings.Contains(roots[1].WatchReason, "no such file") ||
+		roots[2].Watch != "off" || roots[2].WatchReason != "not watched (watch = false)" {
+		t.Fatalf("roots %+v, want ok, off (no such file), off (not watched)", roots)
 	}
 }

@@ -69,6 +69,11 @@ type Deps struct {
 	// WriteTimeout bounds the writing of a normal route's response; streaming routes
 	// have none. 0: DefaultWriteTimeout.
 	WriteTimeout time.Duration
+	// Roots lists the library roots for GET /api/roots; nil: no such route.
+	Roots RootsFunc
+	// Watch summarises the watched roots for /health: "" (none watched), "ok",
+	// or "degraded" when a root fell back to periodic rescans or is off.
+	Watch func() string
 }
 
 // API holds the handlers' dependencies and the daemon's lifecycle state as /health
@@ -143,6 +148,9 @@ func newAPI(deps Deps, extra func(a *API)) *API {
 		a.handle("GET /api/files/{id}", a.handleGetFile)
 		a.registerPlans()
 		a.handle("GET /api/files/{id}/plan", a.handleFilePlan)
+	}
+	if deps.Roots != nil {
+		a.handle("GET /api/roots", a.handleListRoots)
 	}
 	a.handle("GET /api/policies", a.handleListPolicies)
 	a.handle("GET /api/policies/{name}", a.handleGetPolicy)

@@ -41,6 +41,11 @@ type Health struct {
 	SchemaVersion int64   `json:"schema_version"`
 	// Jobs is present when the job engine runs.
 	Jobs *JobsHealth `json:"jobs,omitempty"`
+	// Watch is "ok" when every watched root is watched, "degraded" when one fell
+	// back to periodic rescans (the inotify watch limit) or cannot be read (see
+	// GET /api/roots for which and why); absent when no root is watched. It does
+	// not make the daemon unhealthy: the roots are still rescanned.
+	Watch string `json:"watch,omitempty"`
 	// Tools maps each external tool to "ok" or why it cannot be used.
 	Tools map[string]string `json:"tools,omitempty"`
 	// Goroutines is the daemon's goroutine count, for leak monitoring.
@@ -88,6 +93,9 @@ func (a *API) Health(ctx context.Context) (Health, int) {
 		h.DatabaseError = p.dbErr.Error()
 	}
 	h.Jobs, h.Tools = p.jobs, p.tools
+	if a.deps.Watch != nil {
+		h.Watch = a.deps.Watch()
+	}
 	workersOK := p.jobs == nil || p.jobs.alive
 	switch {
 	case h.ShuttingDown:

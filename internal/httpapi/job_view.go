@@ -12,10 +12,16 @@ import (
 // JobView is a job as the API and `vpo jobs` show it: River's job with vpo's
 // progress and history. Its JSON field names are part of the API (docs/api.md).
 type JobView struct {
-	ID          int64          `json:"id"`
-	Type        string         `json:"type"`
-	State       string         `json:"state"`
-	Path        string         `json:"path,omitempty"`
+	ID    int64  `json:"id"`
+	Type  string `json:"type"`
+	State string `json:"state"`
+	Path  string `json:"path,omitempty"`
+	// Policy is the policy of a plan or apply job, or of the job a scan is
+	// followed by (Then: "plan" or "apply", a watched root's scans).
+	Policy string `json:"policy,omitempty"`
+	Then   string `json:"then,omitempty"`
+	// Scheduled marks the jobs of a root's scheduled run.
+	Scheduled   bool           `json:"scheduled,omitempty"`
 	Progress    catalog.Counts `json:"progress"`
 	Errors      []string       `json:"errors"`
 	Notes       []catalog.Note `json:"notes"`
@@ -50,6 +56,13 @@ func JobViews(ctx context.Context, progress ProgressReader, js []jobs.Job) ([]Jo
 			v.Errors = []string{}
 		}
 		v.Path = JobPath(j)
+		var args struct {
+			Policy string `json:"policy"`
+			Then   string `json:"then"`
+		}
+		if json.Unmarshal(j.Args, &args) == nil {
+			v.Policy, v.Then = args.Policy, args.Then
+		}
 		if p, ok := recorded[j.ID]; ok {
 			v.Progress = p.Counts
 			if p.Notes != nil {
@@ -61,9 +74,11 @@ func JobViews(ctx context.Context, progress ProgressReader, js []jobs.Job) ([]Jo
 		var meta struct {
 			// River records a cancel request of a running job here.
 			CancelAttemptedAt json.RawMessage `json:"cancel_attempted_at"`
+			Run               string          `json:"vpo_run"` // app.MetadataRun
 		}
 		if json.Unmarshal(j.Metadata, &meta) == nil {
 			v.CancelAsked = meta.CancelAttemptedAt != nil
+			v.Scheduled = meta.Run != ""
 		}
 		out[i] = v
 	}

@@ -11,11 +11,13 @@
 //
 // # Latency
 //
-// SQLite has no LISTEN/NOTIFY; riversqlite polls an outbox table for insert
-// notifications, and River sends at most one per [FetchCooldown]. The engine
-// therefore fetches often ([FetchCooldown], [FetchPollInterval]) so that a
-// submitted job starts promptly while idle polling stays cheap. The figures
-// behind these settings are in docs/benchmarks.md, "Job engine".
+// SQLite has no LISTEN/NOTIFY; riversqlite emulates it with an outbox table
+// that every client polls every 50 ms, idle or not. The engine does without it:
+// River runs in poll-only mode, where an insert made by this process wakes the
+// producer in memory at once (at most one fetch per [FetchCooldown]), and the
+// queue is polled every [FetchPollInterval] for what other processes inserted.
+// The figures behind these settings are in docs/benchmarks.md, "Job engine"
+// and "Idle CPU".
 //
 // River's completer records a job's outcome in batches, shortly after its
 // worker returns: the worker slot is free at once, but [Engine.Get] may show

@@ -24,14 +24,13 @@ const (
 	FetchCooldown = 20 * time.Millisecond
 
 	// FetchPollInterval is how often the queue is polled when nothing woke the
-	// producer up. Inserts usually wake it through riversqlite's notification
-	// outbox (polled every 50 ms by the driver), but River sends at most one
-	// insert notification per queue per FetchCooldown, so a job inserted
-	// within 20 ms of the previous one, after the fetch that one triggered,
-	// waits for this poll. Measured: with 1 s, 10% of single inserts waited
-	// ~1 s; with 50 ms, p99 34 ms. Cost: ~3% of a core when idle, versus
-	// ~1.3% with 1 s.
-	FetchPollInterval = 50 * time.Millisecond
+	// producer up. Every insert of this process wakes it at once (River's
+	// poll-only mode: see pollOnlyDriver), so the poll only finds jobs that
+	// another process inserted (a CLI command beside the daemon), scheduled
+	// jobs that came due, and retries. Measured idle cost: 50 ms polls plus
+	// riversqlite's 50 ms notification poll were ~4% of a core; see
+	// docs/benchmarks.md, "Idle CPU".
+	FetchPollInterval = time.Second
 
 	// DefaultJobTimeout is the per-job timeout used when Config.JobTimeout is
 	// zero or negative.
@@ -107,6 +106,10 @@ type Config struct {
 	// kept before River's cleaner deletes them. Zero means DefaultRetention
 	// (7 days); negative keeps them forever.
 	Retention time.Duration
+
+	// Periodic are River periodic jobs (the roots' scheduled rescans), run by
+	// the started engine.
+	Periodic []*river.PeriodicJob
 
 	// Observer, when not nil, is told of every job attempt that starts and ends
 	// (the daemon's metrics).
@@ -233,6 +236,7 @@ func New(db *sql.DB, cfg Config, register func(w *river.Workers)) (*Engine, erro
 		JobTimeout:                  cfg.JobTimeout,
 		Logger:                      slog.New(quietHandler{cfg.Logger.Handler()}).With(slog.String("lib", "river")),
 		MaxAttempts:                 cfg.MaxAttempts,
+		PeriodicJobs:                cfg.Periodic,
 		Middleware:                  []rivertype.Middleware{&engineMiddleware{e: e}},
 		Queues: map[string]river.QueueConfig{
 			queueName: {MaxWorkers: cfg.Workers},
@@ -240,13 +244,31 @@ func New(db *sql.DB, cfg Config, register func(w *river.Workers)) (*Engine, erro
 		RescueStuckJobsAfter: cfg.JobTimeout + rescueMargin,
 		Workers:              workers,
 	}
-	client, err := river.NewClient(riversqlite.New(db), rcfg)
+	client, err := river.NewClient[*sql.Tx](pollOnlyDriver{riversqlite.New(db)}, rcfg)
 	if err != nil {
 		return nil, fmt.Errorf("jobs: river client: %w", err)
 	}
 	e.client = client
 	return e, nil
 }
+
+// pollOnlyDriver is riversqlite's driver without its listener. riversqlite
+// emulates LISTEN/NOTIFY with an outbox table that every client polls every 50
+// ms, idle or not, and River then wakes a producer on an insert only through
+// that outbox, at most once per FetchCooldown. Without a listener River runs in
+// poll-only mode: an insert made by this process wakes the producer directly,
+// in memory (Client.Insert's notifyProducerWithoutListenerJobFetch), with no
+// outbox row to write or poll. vpo's jobs are inserted by the daemon itself (the
+// API, the watcher, the schedules, follow-up jobs), so they start at once;
+// jobs inserted by another process are found by the FetchPollInterval poll, and
+// a cancel asked by another process is seen by River's 2 s cancel poll.
+type pollOnlyDriver struct{ *riversqlite.Driver }
+
+// SupportsListener reports false: River polls instead of listening.
+func (pollOnlyDriver) SupportsListener() bool { return false }
+
+// SupportsListenNotify reports false: River writes no notification rows.
+func (pollOnlyDriver) SupportsListenNotify() bool { return false }
 
 // Start starts fetching and working jobs. The engine's lifetime is NOT tied to
 // ctx (only its values are kept): cancelling ctx would make River hard-stop
@@ -375,6 +397,15 @@ func (e *Engine) stop(ctx context.Context, soft time.Duration) error {
 // milliseconds if a worker slot is free and the engine is started.
 func (e *Engine) Insert(ctx context.Context, args river.JobArgs) (int64, error) {
 	res, err := e.client.Insert(ctx, args, nil)
+	if err != nil {
+		return 0, fmt.Errorf("jobs: insert %s: %w", args.Kind(), catalog.Classify(err))
+	}
+	return res.Job.ID, nil
+}
+
+// InsertWith is Insert with River's insert options (metadata, a schedule).
+func (e *Engine) InsertWith(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (int64, error) {
+	res, err := e.client.Insert(ctx, args, opts)
 	if err != nil {
 		return 0, fmt.Errorf("jobs: insert %s: %w", args.Kind(), catalog.Classify(err))
 	}

@@ -224,6 +224,12 @@ func (e *Engine) CountsByKind(ctx context.Context) ([]KindCount, error) {
 // queue is the store's queries on River's tables, over the engine's pool.
 func (e *Engine) queue() *catalog.JobQueue { return catalog.NewJobQueue(e.db) }
 
+// RunStatus reports on the jobs whose River metadata has value at key (a
+// top-level key), and on the newest of them of kind (catalog.JobQueue.RunStatus).
+func (e *Engine) RunStatus(ctx context.Context, key, value, kind string) (catalog.Run, error) {
+	return e.queue().RunStatus(ctx, "$."+key, value, kind)
+}
+
 // maxCrashRequeues is how many times RequeueInterrupted requeues a job found
 // running after the process died; the next time, the job is failed instead,
 // so a job that kills the daemon cannot crash-loop it forever. It is generous:

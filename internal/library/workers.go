@@ -19,7 +19,18 @@ type ScanArgs struct {
 	Changed []string `json:"changed,omitempty"`
 	// Gone are paths under Path that were removed or moved away.
 	Gone []string `json:"gone,omitempty"`
+	// Then is what follows a successful scan: "" (nothing), "plan" or "apply"
+	// of Policy, for the Changed files (or all of Path after a full scan). A
+	// watched root in mode plan or apply submits its scans with it.
+	Then string `json:"then,omitempty"`
+	// Policy is the policy of Then.
+	Policy string `json:"policy,omitempty"`
 }
+
+// FollowUp submits what a scan job's Then asks for, once the scan succeeded;
+// metadata is the scan job's River metadata, to carry over. internal/app sets it
+// (the plan and apply jobs are internal/plans', which imports this package).
+type FollowUp func(ctx context.Context, args ScanArgs, metadata []byte) error
 
 // Kind is the job type "scan".
 func (ScanArgs) Kind() string { return "scan" }
@@ -43,7 +54,11 @@ type Workers struct {
 	// stopping is set when the daemon's shutdown has begun, so that a worker whose
 	// context is cancelled can tell an interruption by shutdown from a cancel.
 	stopping atomic.Bool
+	followUp FollowUp
 }
+
+// SetFollowUp sets what submits a scan's Then. Call it before the engine starts.
+func (w *Workers) SetFollowUp(f FollowUp) { w.followUp = f }
 
 // NewWorkers returns the job workers.
 func NewWorkers(scanner *Scanner, store *catalog.Store, logger *slog.Logger) *Workers {
@@ -104,6 +119,17 @@ func (sw *scanWorker) Work(ctx context.Context, job *river.Job[ScanArgs]) error 
 		}
 		log.Error("scan failed", "error", err.Error())
 		return err
+	}
+	if job.Args.Then != "" {
+		if w.followUp == nil {
+			return river.JobCancel(fmt.Errorf("scan job asks for a %s job, which this process cannot submit", job.Args.Then))
+		}
+		// A failure fails this attempt: the retry scans again (unchanged files
+		// cost a stat) and submits again, so the follow-up is not lost.
+		if err := w.followUp(ctx, job.Args, job.Metadata); err != nil {
+			log.Error("cannot submit the job that follows the scan", "then", job.Args.Then, "error", err.Error())
+			return fmt.Errorf("submit the %s job: %w", job.Args.Then, err)
+		}
 	}
 	return nil
 }

@@ -39,6 +39,10 @@ import (
 type PlanArgs struct {
 	Policy string `json:"policy"`
 	Path   string `json:"path"`
+	// Paths, when given, are the files under Path to plan instead of all of them
+	// (a watched root's settled files). A path that is not catalogued, probed
+	// and present is skipped.
+	Paths []string `json:"paths,omitempty"`
 }
 
 // Kind is the job type "plan".
@@ -51,6 +55,14 @@ type ApplyArgs struct {
 	Policy   string `json:"policy,omitempty"`
 	Path     string `json:"path,omitempty"`
 	Approved bool   `json:"approved,omitempty"`
+	// Paths, when given, are the files under Path to apply instead of all of
+	// them (as PlanArgs.Paths).
+	Paths []string `json:"paths,omitempty"`
+	// Unattended marks the apply jobs of a watched root with mode apply: the
+	// root's configuration is the owner's consent, so a fresh plan is applied
+	// without waiting for approval, whatever policies.require_approval says.
+	// Only the daemon sets it; the API never does.
+	Unattended bool `json:"unattended,omitempty"`
 }
 
 // Kind is the job type "apply".
@@ -219,6 +231,34 @@ func (s *Service) filesUnder(ctx context.Context, path string, isDir bool, fn fu
 		}
 		after = page[len(page)-1].ID
 	}
+}
+
+// filesAt calls fn for each of paths (files under dir) that is catalogued, probed
+// and present; the others are skipped (a file that vanished, or failed to probe,
+// since the watcher saw it).
+func (s *Service) filesAt(ctx context.Context, dir string, paths []string, fn func(catalog.File) error) error {
+	for _, p := range paths {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if p != dir && !strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/") {
+			continue // not under the job's directory: not this job's to touch
+		}
+		f, err := s.store.GetFileByPath(ctx, p)
+		if errors.Is(err, catalog.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if f.Missing || f.ProbeError != "" || f.ProbedAt == nil {
+			continue
+		}
+		if err := fn(f); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // PlanFile evaluates the policy on one catalogued file and stores the plan when it

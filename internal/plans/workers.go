@@ -59,7 +59,7 @@ func (pw *planWorker) Work(ctx context.Context, job *river.Job[PlanArgs]) error 
 		return river.JobCancel(err)
 	}
 	var c catalog.Counts
-	err = s.filesUnder(ctx, dir, isDir, func(f catalog.File) error {
+	plan := func(f catalog.File) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -70,7 +70,12 @@ func (pw *planWorker) Work(ctx context.Context, job *river.Job[PlanArgs]) error 
 		add(&c, d)
 		s.report(ctx, job.ID, c, log)
 		return nil
-	})
+	}
+	if len(job.Args.Paths) > 0 && isDir {
+		err = s.filesAt(ctx, dir, job.Args.Paths, plan)
+	} else {
+		err = s.filesUnder(ctx, dir, isDir, plan)
+	}
 	s.report(ctx, job.ID, c, log)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -135,9 +140,14 @@ func (s *Service) applyPath(ctx context.Context, jobID int64, args ApplyArgs, c 
 		log.Error("apply refused", "error", err.Error())
 		return river.JobCancel(err)
 	}
-	return s.filesUnder(ctx, path, isDir, func(f catalog.File) error {
-		return s.applyOne(ctx, jobID, l, f, nil, c, log)
-	})
+	approval := s.approval && !args.Unattended
+	one := func(f catalog.File) error {
+		return s.applyOne(ctx, jobID, l, f, nil, approval, c, log)
+	}
+	if len(args.Paths) > 0 && isDir {
+		return s.filesAt(ctx, path, args.Paths, one)
+	}
+	return s.filesUnder(ctx, path, isDir, one)
 }
 
 // applyApproved applies every approved plan (of args.Policy, under args.Path).
@@ -171,7 +181,7 @@ func (s *Service) applyApproved(ctx context.Context, jobID int64, args ApplyArgs
 			if err != nil {
 				return err
 			}
-			if err := s.applyOne(ctx, jobID, l, f, &sp, c, log); err != nil {
+			if err := s.applyOne(ctx, jobID, l, f, &sp, s.approval, c, log); err != nil {
 				return err
 			}
 		}
@@ -182,11 +192,12 @@ func (s *Service) applyApproved(ctx context.Context, jobID int64, args ApplyArgs
 	}
 }
 
-func (s *Service) applyOne(ctx context.Context, jobID int64, l *Loaded, f catalog.File, sp *catalog.StoredPlan, c *catalog.Counts, log *slog.Logger) error {
+func (s *Service) applyOne(ctx context.Context, jobID int64, l *Loaded, f catalog.File, sp *catalog.StoredPlan,
+	requireApproval bool, c *catalog.Counts, log *slog.Logger) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	o, err := s.ApplyFile(ctx, l, f, sp, s.approval, jobID, log)
+	o, err := s.ApplyFile(ctx, l, f, sp, requireApproval, jobID, log)
 	if err != nil {
 		return err
 	}

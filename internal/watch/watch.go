@@ -65,6 +65,15 @@ type Handler interface {
 	Handle(ctx context.Context, root string, b Batch) error
 }
 
+// Later is the error a Handler returns for the changed paths it cannot take now
+// (a file that vpo itself is rewriting at this moment): the rest of the batch is
+// taken as handled, and these paths settle again from now.
+type Later struct{ Paths []string }
+
+func (l *Later) Error() string {
+	return fmt.Sprintf("%d files are busy; they settle again", len(l.Paths))
+}
+
 // HandlerFunc adapts a function to Handler.
 type HandlerFunc func(ctx context.Context, root string, b Batch) error
 
@@ -448,11 +457,22 @@ func (r *rootWatch) run(ctx context.Context) {
 	if r.snapshot().Watch != StateOff {
 		r.reconcile(ctx, "startup")
 	}
+	// The tick runs only while files wait (to settle, or for a batch): an idle
+	// root costs no wakeups, whatever the settle time.
 	tick := time.NewTicker(r.w.tickInterval())
 	defer tick.Stop()
+	ticking := true
 	rescan := time.NewTicker(r.w.o.RescanInterval)
 	defer rescan.Stop()
 	for {
+		switch idle := len(r.pending) == 0 && len(r.settled) == 0 && len(r.gone) == 0; {
+		case idle && ticking:
+			tick.Stop()
+			ticking = false
+		case !idle && !ticking:
+			tick.Reset(r.w.tickInterval())
+			ticking = true
+		}
 		var events <-chan fsnotify.Event
 		var errs <-chan error
 		if r.n != nil {
@@ -629,7 +649,18 @@ func (r *rootWatch) flush(ctx context.Context) {
 		b.Changed, changed = changed[:nc], changed[nc:]
 		ng := min(len(gone), maxBatch-nc)
 		b.Gone, gone = gone[:ng], gone[ng:]
-		if err := r.root.Handler.Handle(ctx, r.root.Path, b); err != nil {
+		err := r.root.Handler.Handle(ctx, r.root.Path, b)
+		var later *Later
+		if errors.As(err, &later) {
+			for _, p := range later.Paths {
+				delete(r.settled, p)
+				if info, serr := os.Lstat(p); serr == nil && info.Mode().IsRegular() {
+					r.observe(p, info, time.Now())
+				}
+			}
+			err = nil
+		}
+		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}

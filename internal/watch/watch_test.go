@@ -466,3 +466,44 @@ func TestWatchLimitAtRuntime(t *testing.T) {
 	}
 	waitFor(t, testSettle+5*time.Second, "b.mkv, by the rescan", func() bool { return !b.rec.changedAt(p).IsZero() })
 }
+
+// TestLaterSettlesAgain: paths a handler returns in a Later (a file vpo itself is
+// rewriting) are not handed over with the batch; they settle again from then and
+// come back in a later batch, while the rest of the batch counts as handled.
+func TestLaterSettlesAgain(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var calls [][]string
+	busy := ""
+	b := setup(t, func(o *Options) {
+		o.Roots[0].Handler = HandlerFunc(func(_ context.Context, _ string, bt Batch) error {
+			mu.Lock()
+			defer mu.Unlock()
+			calls = append(calls, slices.Clone(bt.Changed))
+			if busy != "" && slices.Contains(bt.Changed, busy) {
+				p := busy
+				busy = "" // busy once only
+				return &Later{Paths: []string{p}}
+			}
+			return nil
+		})
+	})
+	a, c := filepath.Join(b.root, "a.mkv"), filepath.Join(b.root, "claimed.mkv")
+	mu.Lock()
+	busy = c
+	mu.Unlock()
+	b.start(t)
+	write(t, a, "a")
+	write(t, c, "c")
+	waitFor(t, 4*testSettle+5*time.Second, "the claimed file again", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(calls) >= 2
+	})
+	time.Sleep(2 * testSettle)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(calls) != 2 || !slices.Equal(calls[0], []string{a, c}) || !slices.Equal(calls[1], []string{c}) {
+		t.Fatalf("batches %q, want [a claimed] then [claimed] alone (a was handled)", calls)
+	}
+}
