@@ -64,9 +64,10 @@ test/load: build ## short load (5 s) and soak (60 s) runs; `make soak` runs the 
 	scripts/load.sh $(BIN) 5
 	scripts/soak.sh $(BIN) 60
 
-soak: build ## 60 s of wrk during two scans, then a 10-minute soak (figures in docs/reliability.md)
+soak: build ## 60 s of wrk during two scans, a 10-minute soak, 20 SIGKILL rounds during applies (docs/reliability.md)
 	scripts/load.sh $(BIN) 60
 	scripts/soak.sh $(BIN) 600
+	APPLY_KILL_ROUNDS=20 CGO_ENABLED=1 go test -race -count=1 -timeout 30m -run 'TestFaults/apply_kill_rounds' ./cmd/vpo/
 
 lint: tools ## gofmt, vet and golangci-lint (.golangci.yml)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }

@@ -61,6 +61,9 @@ func TestFaults(t *testing.T) {
 		"bgfd":           cmdBackgroundFD,
 		"assertduration": cmdAssertDuration,
 		"settimer":       cmdSetTimer,
+		"mkbigmkv":       cmdMkBigMKV,
+		"applyrounds":    cmdApplyRounds,
+		"applyfinal":     cmdApplyFinal,
 	} {
 		if _, dup := p.Cmds[name]; dup {
 			t.Fatalf("fault command %q is already defined by ScriptParams", name)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -75,6 +76,7 @@ func ScriptParams(t *testing.T, dir string) testscript.Params {
 			"sleep":      cmdSleep,
 			"weirdnames": cmdWeirdNames,
 			"waitlog":    cmdWaitLog,
+			"noprocs":    cmdNoProcs,
 			// policy_*.txtar (policy_cmds_test.go)
 			"mkpolicymedia": cmdMkPolicyMedia,
 			"mediastate":    cmdMediaState,
@@ -452,5 +454,52 @@ func cmdWeirdNames(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(os.MkdirAll(dir, 0o755))
 	for _, name := range []string{"bad\xffname.mkv", "new\nline.mkv", strings.Repeat("x", 251) + ".mkv"} {
 		ts.Check(os.WriteFile(dir+"/"+name, data, 0o644))
+	}
+}
+
+// noprocs [SECONDS]: waits up to SECONDS (default 2) until no live process (zombies
+// aside) has this script's WORK in its environment: every process vpo started (the
+// media tools, the wrapper scripts standing in for them and their children) is
+// gone. Processes of other scripts and other test runs on the machine do not count.
+func cmdNoProcs(ts *testscript.TestScript, neg bool, args []string) {
+	limit := 2 * time.Second
+	if len(args) > 0 {
+		s, err := strconv.Atoi(args[0])
+		ts.Check(err)
+		limit = time.Duration(s) * time.Second
+	}
+	mark := []byte("WORK=" + ts.Getenv("WORK") + "\x00")
+	var alive []string
+	for deadline := time.Now().Add(limit); ; time.Sleep(20 * time.Millisecond) {
+		alive = alive[:0]
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil || pid == os.Getpid() {
+				continue
+			}
+			env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+			if err != nil || !bytes.HasPrefix(env, mark) && !bytes.Contains(env, append([]byte{0}, mark...)) {
+				continue
+			}
+			stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+			if err != nil {
+				continue
+			}
+			if i := bytes.LastIndexByte(stat, ')'); i >= 0 && i+2 < len(stat) && (stat[i+2] == 'Z' || stat[i+2] == 'X') {
+				continue
+			}
+			cmdline, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+			alive = append(alive, fmt.Sprintf("%d %s", pid, bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '})))
+		}
+		if len(alive) == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if len(alive) > 0 && !neg {
+		ts.Fatalf("still running after %s:\n%s", limit, strings.Join(alive, "\n"))
+	}
+	if len(alive) == 0 && neg {
+		ts.Fatalf("no process of this script is running")
 	}
 }

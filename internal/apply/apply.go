@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/vpo-project/vpo/internal/policy"
+	"github.com/vpo-project/vpo/internal/probe"
 	"github.com/vpo-project/vpo/internal/scan"
 	"github.com/vpo-project/vpo/internal/toolrun"
 )
@@ -139,6 +140,10 @@ type Result struct {
 	Container string
 	// Size is the new version's size in bytes.
 	Size int64
+	// Probe is ffprobe's report on the new version, from the verification
+	// (the same ffprobe run the catalogue makes, on the same bytes), so that
+	// the caller need not probe it again; nil when nothing was written.
+	Probe *probe.Result
 	// Notes are things worth recording (what the container cannot store).
 	Notes []string
 	// Backup is the path of the backup that holds the old version
@@ -418,7 +423,7 @@ func (j *job) run(ctx context.Context) (Result, error) {
 	keep = true
 	log.Debug("apply: new version installed", "final", j.final, "backup", backup)
 	res := Result{Path: j.final, Changed: true, Tool: tool, Container: got.result.Container, Notes: notes,
-		Backup: backup, BackupMade: made}
+		Backup: backup, BackupMade: made, Probe: got.result}
 	for _, t := range got.result.Tracks {
 		res.Tracks = append(res.Tracks, policy.TrackFromProbe(t))
 	}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -210,6 +211,16 @@ func decodeJournal(data []byte) (*journal, error) {
 // writeJournal makes the journal durable: written to a temp name, fsynced,
 // renamed, and the directory fsynced. Only then may the edit start.
 func writeJournal(dir string, j *journal) (string, error) {
+	// A fresh data directory has no journal directory yet: create it, and
+	// make its entry durable, else the first in-place edit fails.
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return "", fmt.Errorf("create the journal directory: %w", err)
+		}
+		if err := syncDir(filepath.Dir(dir)); err != nil {
+			return "", err
+		}
+	}
 	name := journalName(dir, j.path)
 	tmp := name + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
@@ -407,7 +418,7 @@ func (j *job) runInPlace(ctx context.Context, refs map[int]mkvRef) (res Result, 
 	if err := removeJournal(name); err != nil {
 		return Result{}, true, err
 	}
-	res = Result{Path: j.path, Changed: true, Tool: ToolMKVPropEdit, InPlace: true, Container: got.result.Container, Notes: notes}
+	res = Result{Path: j.path, Changed: true, Tool: ToolMKVPropEdit, InPlace: true, Container: got.result.Container, Notes: notes, Probe: got.result}
 	for _, t := range got.result.Tracks {
 		res.Tracks = append(res.Tracks, policy.TrackFromProbe(t))
 	}

@@ -181,8 +181,11 @@ ORDER BY id`,
 	finalizeRunningJob: `UPDATE river_job SET ` + appendErrorSQLite + `, state = ?4, finalized_at = ?2
 WHERE id = ?3 AND state = 'running'`,
 	// ?1 attempt error (JSON), ?2 scheduled_at, ?3 id, ?4 counter, ?5 its JSON path.
+	// The job keeps its place in the queue (the earlier of its own scheduled_at and
+	// now): a scan interrupted by a crash runs again before the apply queued after
+	// it, not behind it on a catalogue it has not filled yet.
 	requeueRunningJob: `UPDATE river_job SET ` + appendErrorSQLite + `,
-	state = 'available', scheduled_at = ?2,
+	state = 'available', scheduled_at = min(scheduled_at, ?2),
 	metadata = CASE WHEN typeof(metadata) = 'text' AND NOT json_valid(metadata) THEN metadata
 		ELSE jsonb_set(metadata, ?5, ?4) END
 WHERE id = ?3 AND state = 'running'`,

@@ -453,6 +453,48 @@ func TestCrashRequeue(t *testing.T) {
 		}
 	})
 
+	// A job interrupted by a crash runs again before the jobs queued after it
+	// (a scan, then the apply that needs its results), not behind them.
+	t.Run("keeps its place in the queue", func(t *testing.T) {
+		db := openTestDB(t)
+		release := make(chan struct{})
+		held := make(chan struct{})
+		e1 := newTestEngine(t, db, Config{Workers: 1}, func(ctx context.Context, job *river.Job[testArgs]) error {
+			close(held)
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+			return nil
+		})
+		startEngine(t, e1)
+		first := mustInsert(t, e1, testArgs{Name: "first"})
+		<-held
+		defer close(release)
+		time.Sleep(20 * time.Millisecond) // the requeue must not move it behind "second"
+		second := mustInsert(t, e1, testArgs{Name: "second"})
+
+		var mu sync.Mutex
+		var order []string
+		e2 := newTestEngine(t, db, Config{Workers: 1}, func(ctx context.Context, job *river.Job[testArgs]) error {
+			mu.Lock()
+			order = append(order, job.Args.Name)
+			mu.Unlock()
+			return nil
+		})
+		if n, err := e2.RequeueInterrupted(t.Context()); err != nil || n != 1 {
+			t.Fatalf("RequeueInterrupted = %d, %v; want 1", n, err)
+		}
+		startEngine(t, e2)
+		waitState(t, e2, first, StateCompleted)
+		waitState(t, e2, second, StateCompleted)
+		mu.Lock()
+		defer mu.Unlock()
+		if !slices.Equal(order, []string{"first", "second"}) {
+			t.Errorf("order after the requeue: %v, want [first second]", order)
+		}
+	})
+
 	// Rows set up directly in SQL as a dead process would leave them.
 	for _, tc := range []struct {
 		name     string

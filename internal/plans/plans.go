@@ -515,7 +515,12 @@ func (s *Service) applied(ctx context.Context, l *Loaded, f catalog.File, sp *ca
 	if err != nil {
 		return Outcome{}, fmt.Errorf("fingerprint the new version of %s: %w", f.Path, err)
 	}
-	r, perr := s.prober.Probe(ctx, res.Path)
+	// The verification's ffprobe report is of these very bytes; probe again
+	// only if the executor had none.
+	r, perr := res.Probe, error(nil)
+	if r == nil {
+		r, perr = s.prober.Probe(ctx, res.Path)
+	}
 	if perr != nil {
 		obs.ProbeError = perr.Error()
 	} else {
@@ -574,8 +579,9 @@ func (s *Service) toolVersion(ctx context.Context, name string) string {
 }
 
 // Recover cleans up after applies a killed daemon left running: the temp files in
-// the directories of claimed files are removed and the claims dropped, each
-// logged. Journals are replayed by the caller (apply.ReplayJournals) first.
+// the directories of claimed files are removed, the claimed files re-probed (the
+// catalogue may still hold the version before the apply) and the claims dropped,
+// each logged. Journals are replayed by the caller (apply.ReplayJournals) first.
 func (s *Service) Recover(ctx context.Context, log *slog.Logger) error {
 	claims, err := s.store.Claims(ctx)
 	if err != nil {
@@ -594,6 +600,20 @@ func (s *Service) Recover(ctx context.Context, log *slog.Logger) error {
 			continue
 		}
 		log.Info("cleaned the directory of an interrupted apply", "dir", dir, "job_id", c.JobID, "removed", len(removed))
+	}
+	// A crash after a file was written but before the catalogue recorded it
+	// leaves the catalogue with the old version: re-probe each claimed file,
+	// so that the re-queued job plans from what is on disk instead of
+	// refusing a stale plan.
+	for _, c := range claims {
+		if _, err := os.Stat(c.Path); err != nil {
+			continue // a conversion's old name, or gone: the next scan sees it
+		}
+		if _, err := s.scanner.ProbeFile(ctx, c.Path, log); err != nil {
+			log.Warn("cannot re-probe the file of an interrupted apply", "path", c.Path, "error", err.Error())
+			continue
+		}
+		log.Info("re-probed the file of an interrupted apply", "path", c.Path, "job_id", c.JobID)
 	}
 	if len(claims) > 0 {
 		log.Info("dropped the file claims of interrupted applies", "claims", len(claims))

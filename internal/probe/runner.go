@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -119,7 +120,12 @@ func (r Runner) Probe(ctx context.Context, file string) (*Result, error) {
 	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid) }
 	cmd.WaitDelay = waitDelay
 
+	// Pdeathsig follows the thread that forked (see internal/toolrun): keep
+	// it, locked to this goroutine, until ffprobe has been reaped, so that
+	// the runtime ending an unrelated thread cannot kill ffprobe mid-run.
+	runtime.LockOSThread()
 	runErr := cmd.Run()
+	runtime.UnlockOSThread()
 	if cmd.Process != nil {
 		// Reap stragglers that a wrapper script may have left behind.
 		_ = killGroup(cmd.Process.Pid)

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -139,6 +140,17 @@ func (t Tool) Run(ctx context.Context, c Cmd) (Output, error) {
 
 	stdout := &limitedBuffer{max: maxStdout}
 	stderr := &tailBuffer{max: maxStderr}
+	// Pdeathsig is tied to the thread that forked, not to the process: Linux
+	// signals the child when that thread exits, and the Go runtime does end
+	// threads (one whose goroutine locked it and returned without unlocking
+	// is destroyed). A tool started from a thread that dies later would be
+	// killed mid-run by mistake, or, with a looser design, outlive vpo. So
+	// the goroutine keeps its thread from before the fork until the tool has
+	// been reaped: no other goroutine runs on it meanwhile, and it cannot
+	// end while we hold it (we unlock it, never return locked). The thread
+	// then dies only with vpo, which is exactly when the tool must die too.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	var cmd *exec.Cmd
 	var runErr error
 	for attempt := 1; ; attempt++ {

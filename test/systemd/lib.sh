@@ -127,7 +127,8 @@ VPO_SD_SUITE=${VPO_SD_SUITE:-bookworm}
 # DynamicUser= names resolve (ls -l /var/lib/private/vpo shows "vpo").
 # bash-completion: test/systemd/deb.sh checks that the packaged completion is
 # found where bash-completion looks for it and completes subcommands.
-VPO_SD_INCLUDE=${VPO_SD_INCLUDE:-systemd,systemd-sysv,dbus,libnss-systemd,curl,ca-certificates,ffmpeg,bash-completion}
+# mkvtoolnix: run.sh section A applies a policy (mkvmerge) under the real unit.
+VPO_SD_INCLUDE=${VPO_SD_INCLUDE:-systemd,systemd-sysv,dbus,libnss-systemd,curl,ca-certificates,ffmpeg,mkvtoolnix,bash-completion}
 VPO_SD_BOOT_TIMEOUT=${VPO_SD_BOOT_TIMEOUT:-60}
 VPO_SD_POWEROFF_TIMEOUT=${VPO_SD_POWEROFF_TIMEOUT:-60}
 VPO_SD_EXEC_TIMEOUT=${VPO_SD_EXEC_TIMEOUT:-300}

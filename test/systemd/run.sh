@@ -33,6 +33,10 @@
 #   S  socket activation (vpo.socket + the Requires=/After= drop-in it documents)
 #   H  the hardening drop-ins docs/systemd.md recommends (group-readable media,
 #      a library under /home, narrowing /srv) really work
+#   A  an apply job rewrites files with non-ASCII names (mkvmerge) under the
+#      unit, whose environment has no LANG (the C locale, in which mkvmerge
+#      cannot open such names unless vpo runs it with LC_ALL=C.UTF-8), with the
+#      write drop-in docs/systemd.md gives for applying
 #   D  the Debian package DEB on a clean root (test/systemd/deb.sh, in a second
 #      container): dpkg -i, enable --now -> healthy, man pages, completion,
 #      conffile kept on upgrade, dpkg -r and purge. Without DEB it is listed
@@ -862,6 +866,70 @@ EXPOSURE_DROPIN=$(sed -n 's/.*Overall exposure level for vpo.service: \([0-9.]*\
 check "H  exposure with that drop-in ${EXPOSURE_DROPIN:-?} <= $MAX_EXPOSURE" \
 	awk -v s="${EXPOSURE_DROPIN:-99}" -v m="$MAX_EXPOSURE" 'BEGIN { exit !(s != "" && s + 0 <= m + 0) }'
 rm -f "$DROPIN_DIR/50-test-library.conf"
+config_shipped
+cx systemctl daemon-reload || true
+cx systemctl stop vpo.service || true
+
+# ---- A apply under the unit: non-ASCII names ---------------------------------------------------
+section "A  apply a policy to non-ASCII file names under the unit (tools run with LC_ALL=C.UTF-8)"
+# A library the service may write: owned by a static user the unit runs as
+# (DynamicUser= then uses that user), writable through ReadWritePaths=, as in
+# docs/systemd.md "Applying policies". Two files whose names are not ASCII, each
+# with an English and a French audio track; the policy keeps English only, so
+# each is remuxed by mkvmerge into a temp file and renamed over the original.
+A1='/srv/apply/Amélie – 東京.mkv'
+A2='/srv/apply/Ünïcödé ß.mkv'
+cx sh -ec '
+	useradd --system --user-group --no-create-home --shell /usr/sbin/nologin vpomedia
+	mkdir -p /srv/apply /etc/vpo/policies
+	ffmpeg -nostdin -v error -f lavfi -i testsrc=duration=1:size=64x48:rate=5 \
+		-f lavfi -i sine=frequency=440:duration=1 -f lavfi -i sine=frequency=660:duration=1 \
+		-map 0 -map 1 -map 2 -c:v mpeg4 -c:a pcm_s16le \
+		-metadata:s:a:0 language=eng -metadata:s:a:1 language=fra "$1"
+	cp "$1" "$2"
+	chown -R vpomedia:vpomedia /srv/apply
+	chmod 0755 /srv/apply; chmod 0644 "$1" "$2"
+	printf "schema_version: 13\nphases:\n  - name: english\n    keep_audio:\n      languages: [eng]\n" \
+		>/etc/vpo/policies/english.yaml
+	chmod 0644 /etc/vpo/policies/english.yaml' sh "$A1" "$A2" || true
+config_variant 's|^roots = .*|roots = ["/srv/media", "/srv/apply"]|; s|^#dir = "/etc/vpo/policies"|dir = "/etc/vpo/policies"|; s|^#require_approval = true|require_approval = false|; /^\[apply\]/,$ s|^#settle = 60$|settle = 0|' || true
+# UnsetEnvironment= is the test's, not the documented drop-in's: it makes sure
+# vpo gets the C locale whatever locale PID 1 passes on (/etc/locale.conf).
+printf '# run.sh: as in docs/systemd.md, "Applying policies"\n[Service]\nUser=vpomedia\nReadWritePaths=/srv/apply\nUnsetEnvironment=LANG LC_ALL LC_CTYPE\n' \
+	>"$DROPIN_DIR/50-test-apply.conf"
+cx systemctl daemon-reload || true
+cx systemctl restart vpo.service || true
+wait_for 15 is_healthy || true
+no_lang() {
+	local pid env
+	pid=$(prop MainPID)
+	[[ -n $pid && $pid != 0 ]] || return 1
+	env=$(cx cat "/proc/$pid/environ" | tr '\0' '\n') || return 1
+	[[ -n $env ]] && ! grep -qE '^(LANG|LC_ALL|LC_CTYPE)=' <<<"$env"
+}
+check "A  vpo runs as vpomedia with no LANG/LC_ALL in its environment (the C locale) ($(prop User))" no_lang
+JOB_AS=$(submit_scan /srv/apply)
+scanned_two() { [[ -n $JOB_AS ]] && wait_for 20 job_state_is "$JOB_AS" completed && jqt '.progress.probed == 2' <<<"$(job_json "$JOB_AS")"; }
+check "A  scan of /srv/apply: both non-ASCII names probed" scanned_two
+JOB_AA=$(api -X POST -H 'Content-Type: application/json' \
+	-d '{"type":"apply","policy":"english","path":"/srv/apply"}' http://127.0.0.1:8321/api/jobs |
+	jq -r '.id // empty' 2>/dev/null || true)
+applied_two() {
+	[[ -n $JOB_AA ]] && wait_for 60 job_state_is "$JOB_AA" completed &&
+		jqt '.progress.changed == 2 and (.progress.failed // 0) == 0' <<<"$(job_json "$JOB_AA")"
+}
+check "A  apply job: both files changed, none failed ($(job_json "$JOB_AA" | jq -c '.progress // empty' 2>/dev/null))" applied_two
+one_audio() {
+	local f n
+	for f in "$A1" "$A2"; do
+		n=$(cx env LC_ALL=C.UTF-8 mkvmerge -J "$f" | jq '[.tracks[] | select(.type == "audio")] | map(.properties.language) == ["eng"]') || return 1
+		[[ $n == true ]] || return 1
+	done
+}
+check "A  mkvmerge -J: each file now has only its English audio track" one_audio
+no_temp() { [[ -z $(cx find /srv/apply -name '.*.vpo-tmp-*') ]] && [[ $(cx stat -c %U "$A1") == vpomedia ]]; }
+check "A  no temp file left; the new version keeps its owner" no_temp
+rm -f "$DROPIN_DIR/50-test-apply.conf"
 config_shipped
 cx systemctl daemon-reload || true
 cx systemctl stop vpo.service || true
