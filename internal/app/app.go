@@ -88,6 +88,9 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, schema S
 	if schema == Migrate {
 		mode = catalog.ApplyMigrations
 	}
+	if cfg.Postgres() {
+		return nil, fmt.Errorf("database.url: this vpo has no PostgreSQL backend yet; use the SQLite database_path")
+	}
 	store, err := catalog.OpenMode(ctx, cfg.DatabasePath, logging.Component(logger, "db"), mode)
 	if err != nil {
 		return nil, err

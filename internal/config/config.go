@@ -68,7 +68,9 @@ type Config struct {
 	// File is the config file that was read, or "" when none was.
 	File string
 
+	// DatabasePath is the SQLite file; "" when Database.URL selects PostgreSQL.
 	DatabasePath string
+	Database     DatabaseConfig
 
 	Server   ServerConfig
 	Logging  LoggingConfig
@@ -82,6 +84,22 @@ type Config struct {
 	// effective value came from.
 	Sources map[string]Source
 }
+
+// DatabaseConfig is the [database] table: PostgreSQL instead of the SQLite file.
+type DatabaseConfig struct {
+	// URL is the PostgreSQL connection URL (postgres://user@host:port/dbname?...);
+	// "" keeps the SQLite file of database_path. Exactly one of the two is set.
+	// It may hold a password: it is shown only with the password redacted.
+	URL string
+	// PasswordFile holds the PostgreSQL password, read once at startup.
+	PasswordFile string
+	// Password is the password read from PasswordFile ("" when none: the URL's,
+	// PGPASSWORD or ~/.pgpass apply, as libpq's rules say). Secret.
+	Password string
+}
+
+// Postgres reports whether the configuration selects PostgreSQL.
+func (c *Config) Postgres() bool { return c.Database.URL != "" }
 
 // ServerConfig is the [server] table.
 type ServerConfig struct {
@@ -399,6 +417,9 @@ func (c *Config) validate() error {
 		return c.fail("server.bind", "must not be empty (use 127.0.0.1, 0.0.0.0 or an address of this machine)")
 	}
 	if err := c.validateAuth(); err != nil {
+		return err
+	}
+	if err := c.validateDatabase(); err != nil {
 		return err
 	}
 	if err := c.validateAllowedHosts(); err != nil {
