@@ -12,8 +12,8 @@ import (
 
 func TestRebind(t *testing.T) {
 	for in, want := range map[string]string{
-		"SELECT 1":                                    "SELECT 1",
-		"a = ? AND b IN (?, ?)":                        "a = $1 AND b IN ($2, $3)",
+		"SELECT 1":              "SELECT 1",
+		"a = ? AND b IN (?, ?)": "a = $1 AND b IN ($2, $3)",
 		`x LIKE ? ESCAPE '\' AND y = '?' AND "?" = ?`: `x LIKE $1 ESCAPE '\' AND y = '?' AND "?" = $2`,
 		"a = ? -- is it?\nAND b = ?":                  "a = $1 -- is it?\nAND b = $2",
 		"SELECT $1, $2":                               "SELECT $1, $2",
