@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
+	"github.com/zeebo/xxh3"
 
 	"github.com/vpo-project/vpo/internal/catalog/migrations"
 )
@@ -117,31 +118,36 @@ func (s *Store) initPostgres(ctx context.Context, mode Mode) error {
 }
 
 // describePostgresError is one line for a failure to reach or use the server.
-func (s *Store) describePostgresError(err error) error {
+func (s *Store) describePostgresError(err error) error { return DescribePostgresError(s.path, err) }
+
+// DescribePostgresError is one line for a failure to reach or use the
+// PostgreSQL database named name (DescribeURL), wrapping the sentinel it
+// means (ErrUnavailable for an unreachable server or a refused login).
+func DescribePostgresError(name string, err error) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch pe.Code {
 		case "28P01", "28000":
 			return fmt.Errorf("database %s: the server refused the login: %s (check database.password_file, the URL or PGPASSWORD)%w",
-				s.path, pe.Message, hide(ErrUnavailable))
+				name, pe.Message, hide(ErrUnavailable))
 		case "3D000":
-			return fmt.Errorf("database %s does not exist on the server: create it (CREATE DATABASE ... OWNER ...)%w", s.path, hide(ErrUnavailable))
+			return fmt.Errorf("database %s does not exist on the server: create it (CREATE DATABASE ... OWNER ...)%w", name, hide(ErrUnavailable))
 		case "42501":
-			return fmt.Errorf("database %s: permission denied: %s%w", s.path, pe.Message, hide(ErrReadOnly))
+			return fmt.Errorf("database %s: permission denied: %s%w", name, pe.Message, hide(ErrReadOnly))
 		case "42P01", "42703", "42804":
 			// goose_db_version is there but is not goose's: not a vpo catalogue.
-			return fmt.Errorf("database %s does not hold a vpo catalogue (%s)%w", s.path, pe.Message, hide(ErrCorrupt))
+			return fmt.Errorf("database %s does not hold a vpo catalogue (%s)%w", name, pe.Message, hide(ErrCorrupt))
 		}
-		return fmt.Errorf("database %s: %s (SQLSTATE %s)%w", s.path, pe.Message, pe.Code, hide(Classify(err)))
+		return fmt.Errorf("database %s: %s (SQLSTATE %s)%w", name, pe.Message, pe.Code, hide(Classify(err)))
 	}
 	var ce *pgconn.ConnectError
 	if errors.As(err, &ce) {
-		return fmt.Errorf("database %s: cannot connect to the server: %v%w", s.path, innermost(ce), hide(ErrUnavailable))
+		return fmt.Errorf("database %s: cannot connect to the server: %v%w", name, innermost(ce), hide(ErrUnavailable))
 	}
 	if c := Classify(err); errors.Is(c, ErrUnavailable) {
-		return fmt.Errorf("database %s: cannot reach the server: %v%w", s.path, err, hide(ErrUnavailable))
+		return fmt.Errorf("database %s: cannot reach the server: %v%w", name, err, hide(ErrUnavailable))
 	}
-	return fmt.Errorf("database %s: %w", s.path, Classify(err))
+	return fmt.Errorf("database %s: %w", name, Classify(err))
 }
 
 // innermost is the deepest single cause of err: the dial error of a connect
@@ -293,3 +299,8 @@ func (s *Store) checkPostgres(ctx context.Context) error {
 	}
 	return nil
 }
+
+// NodeLockKey is the PostgreSQL advisory lock key of a node (the daemon holds
+// it for its lifetime; vpo doctor tests it): a hash of the node's name in a
+// namespace of vpo's own.
+func NodeLockKey(node string) int64 { return int64(xxh3.HashString("vpo node " + node)) }

@@ -100,6 +100,7 @@ type queries struct {
 	releaseFile      string
 	releaseJobClaims string
 	listClaims       string
+	staleClaims      string // PostgreSQL: ?1 this node's River client ID
 	clearClaims      string
 
 	jobCounts          string

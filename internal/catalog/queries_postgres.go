@@ -100,7 +100,14 @@ ON CONFLICT (job_id) DO UPDATE SET notes = (job_progress.notes::jsonb || jsonb_b
 	releaseFile:      sqliteQueries.releaseFile,
 	releaseJobClaims: sqliteQueries.releaseJobClaims,
 	listClaims:       sqliteQueries.listClaims,
-	clearClaims:      sqliteQueries.clearClaims,
+	// The claims of jobs not running on another node (last attempted by
+	// another River client): those of this node's interrupted jobs, and of
+	// jobs that ended without releasing them.
+	staleClaims: `SELECT c.file_id, c.path, c.job_id, c.claimed_at FROM file_claims c
+WHERE NOT EXISTS (SELECT 1 FROM river_job j WHERE j.id = c.job_id AND j.state = 'running'
+	AND j.attempted_by[array_upper(j.attempted_by, 1)] IS DISTINCT FROM ?)
+ORDER BY c.file_id`,
+	clearClaims: sqliteQueries.clearClaims,
 
 	// River's river_job on PostgreSQL: timestamps are timestamptz (vpo passes
 	// and reads its UTC text format, converted here), metadata is jsonb and
@@ -129,7 +136,7 @@ SELECT id, kind, attempt,
 		THEN (jsonb_path_query_first(metadata, $1::text::jsonpath))::text::numeric::int ELSE 0 END,
 	metadata -> 'cancel_attempted_at' IS NOT NULL
 FROM river_job
-WHERE state = 'running'
+WHERE state = 'running' AND attempted_by[array_upper(attempted_by, 1)] = $2
 ORDER BY id`,
 	finalizeRunningJob: `UPDATE river_job SET errors = array_append(errors, $1::jsonb), state = $4::river_job_state,
 	finalized_at = ($2::timestamp AT TIME ZONE 'UTC')

@@ -57,6 +57,7 @@ type Cluster struct {
 	runAs string
 	admin *sql.DB
 	next  atomic.Int64
+	opts  string // the server's options (pg_ctl -o)
 }
 
 // prefix names the clusters' directories, so that a later run finds and
@@ -126,6 +127,7 @@ func Start() (*Cluster, error) {
 			"-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off",
 			"-c log_min_messages=warning",
 		}, " ")
+		c.opts = opts
 		out, err := c.run("pg_ctl", "start", "-D", data, "-w", "-t", "60", "-l", filepath.Join(dir, "server.log"), "-o", opts)
 		if err == nil {
 			lastErr = nil
@@ -194,6 +196,26 @@ func (c *Cluster) Stop() {
 		_, _ = c.run("pg_ctl", "stop", "-D", data, "-m", "immediate", "-w", "-t", "30")
 	}
 	_ = os.RemoveAll(c.Dir)
+}
+
+// StopServer stops the server (fast shutdown: sessions are ended) and leaves
+// the cluster in place, for tests of a database that goes away; StartServer
+// starts it again on the same port.
+func (c *Cluster) StopServer() error {
+	if out, err := c.run("pg_ctl", "stop", "-D", filepath.Join(c.Dir, "data"), "-m", "fast", "-w", "-t", "60"); err != nil {
+		return fmt.Errorf("pgtest: pg_ctl stop: %w: %s", err, out)
+	}
+	return nil
+}
+
+// StartServer starts the server that StopServer stopped.
+func (c *Cluster) StartServer() error {
+	out, err := c.run("pg_ctl", "start", "-D", filepath.Join(c.Dir, "data"), "-w", "-t", "60",
+		"-l", filepath.Join(c.Dir, "server.log"), "-o", c.opts)
+	if err != nil {
+		return fmt.Errorf("pgtest: pg_ctl start: %w: %s", err, out)
+	}
+	return nil
 }
 
 // URL returns the connection URL of database name over the unix socket, as
