@@ -25,7 +25,6 @@ import (
 // process holds the node's lock.
 var ErrNodeInUse = errors.New("node in use by another vpo serve")
 
-
 // NodeLock is a held node lock.
 type NodeLock struct {
 	cfg  *pgx.ConnConfig

@@ -91,4 +91,3 @@ func nodeLock(ctx context.Context, db *sql.DB, node string) Result {
 	_, _ = conn.ExecContext(ctx, "SELECT pg_advisory_unlock($1)", key)
 	return ok(name, "no vpo serve runs as node %q", node)
 }
-
