@@ -125,31 +125,39 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, schema S
 // openPostgres is Open on PostgreSQL: the catalogue through database/sql, the
 // job queue on a pgx pool of its own with River's riverpgxv5 driver.
 func openPostgres(ctx context.Context, cfg *config.Config, logger *slog.Logger, schema Schema, mode catalog.Mode, o options) (*App, error) {
-	store, err := catalog.OpenPostgres(ctx, cfg.Database.URL, cfg.Database.Password, logging.Component(logger, "db"), mode)
-	if err != nil {
-		return nil, err
-	}
-	pool, err := jobs.OpenPool(ctx, store.PostgresConnConfig(), cfg.Jobs.Workers)
-	if err != nil {
-		_ = store.Close(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("database %s: %w", store.Path(), err)
-	}
-	jobsLog := logging.Component(logger, "jobs")
-	if schema == Migrate {
-		err = jobs.MigratePostgres(ctx, pool, jobsLog)
+	var store *catalog.Store
+	var pool *pgxpool.Pool
+	// Nodes starting at once migrate one after the other.
+	err := catalog.WithMigrationLock(ctx, cfg.Database.URL, cfg.Database.Password, func() error {
+		var err error
+		store, err = catalog.OpenPostgres(ctx, cfg.Database.URL, cfg.Database.Password, logging.Component(logger, "db"), mode)
 		if err != nil {
-			err = fmt.Errorf("database %s: job queue schema: %w", store.Path(), err)
+			return err
 		}
-	} else {
-		err = jobs.EnsureSchemaPostgres(ctx, pool, store.Path(), jobsLog)
-	}
+		pool, err = jobs.OpenPool(ctx, store.PostgresConnConfig(), cfg.Jobs.Workers)
+		if err != nil {
+			return fmt.Errorf("database %s: %w", store.Path(), err)
+		}
+		jobsLog := logging.Component(logger, "jobs")
+		if schema == Migrate {
+			if err := jobs.MigratePostgres(ctx, pool, jobsLog); err != nil {
+				return fmt.Errorf("database %s: job queue schema: %w", store.Path(), err)
+			}
+			return nil
+		}
+		return jobs.EnsureSchemaPostgres(ctx, pool, store.Path(), jobsLog)
+	})
 	var a *App
 	if err == nil {
 		a, err = build(store, pool, NodeName(cfg), cfg, logger, o)
 	}
 	if err != nil {
-		pool.Close()
-		_ = store.Close(context.WithoutCancel(ctx))
+		if pool != nil {
+			pool.Close()
+		}
+		if store != nil {
+			_ = store.Close(context.WithoutCancel(ctx))
+		}
 		return nil, err
 	}
 	return a, nil

@@ -304,3 +304,29 @@ func (s *Store) checkPostgres(ctx context.Context) error {
 // it for its lifetime; vpo doctor tests it): a hash of the node's name in a
 // namespace of vpo's own.
 func NodeLockKey(node string) int64 { return int64(xxh3.HashString("vpo node " + node)) }
+
+// migrationLockKey is the advisory lock under which vpo migrates a PostgreSQL
+// database (catalogue and job queue), so that nodes starting at once migrate
+// one after the other instead of racing.
+var migrationLockKey = int64(xxh3.HashString("vpo migrate"))
+
+// WithMigrationLock runs fn while holding the database's migration lock (a
+// session advisory lock on a connection of its own; fn waits for another
+// process's migration to end).
+func WithMigrationLock(ctx context.Context, rawURL, password string, fn func() error) error {
+	cfg, err := PostgresConfig(rawURL, password)
+	if err != nil {
+		return err
+	}
+	name := DescribeURL(rawURL)
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return DescribePostgresError(name, err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", migrationLockKey); err != nil {
+		return DescribePostgresError(name, err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLockKey) //nolint:errcheck // the session's end releases it too
+	return fn()
+}
