@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -163,13 +162,9 @@ func openPostgres(ctx context.Context, cfg *config.Config, logger *slog.Logger, 
 	return a, nil
 }
 
-// NodeName is this process's node name on PostgreSQL: the host name.
-func NodeName(cfg *config.Config) string {
-	if h, err := os.Hostname(); err == nil && h != "" {
-		return h
-	}
-	return "vpo"
-}
+// NodeName is this process's node name on PostgreSQL: node.name, else the
+// host name.
+func NodeName(cfg *config.Config) string { return cfg.NodeName() }
 
 func build(store *catalog.Store, pool *pgxpool.Pool, node string, cfg *config.Config, logger *slog.Logger, o options) (*App, error) {
 	jobsLog := logging.Component(logger, "jobs")

@@ -103,6 +103,10 @@ type queries struct {
 	staleClaims      string // PostgreSQL: ?1 this node's River client ID
 	clearClaims      string
 
+	upsertNode    string // name, version, pid, workers, started_at, heartbeat_at
+	listNodes     string
+	runningByNode string // id, kind, the River client that attempted it last
+
 	jobCounts          string
 	jobsDue            string
 	runningJobs        string

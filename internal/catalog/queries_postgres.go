@@ -109,6 +109,11 @@ WHERE NOT EXISTS (SELECT 1 FROM river_job j WHERE j.id = c.job_id AND j.state = 
 ORDER BY c.file_id`,
 	clearClaims: sqliteQueries.clearClaims,
 
+	upsertNode: sqliteQueries.upsertNode,
+	listNodes:  sqliteQueries.listNodes,
+	runningByNode: `SELECT id, kind, coalesce(attempted_by[array_upper(attempted_by, 1)], '') FROM river_job
+WHERE state = 'running' ORDER BY id`,
+
 	// River's river_job on PostgreSQL: timestamps are timestamptz (vpo passes
 	// and reads its UTC text format, converted here), metadata is jsonb and
 	// errors is jsonb[]. A metadata key arrives as the JSON path vpo's SQLite

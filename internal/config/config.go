@@ -71,6 +71,7 @@ type Config struct {
 	// DatabasePath is the SQLite file; "" when Database.URL selects PostgreSQL.
 	DatabasePath string
 	Database     DatabaseConfig
+	Node         NodeConfig
 
 	Server   ServerConfig
 	Logging  LoggingConfig
@@ -96,6 +97,23 @@ type DatabaseConfig struct {
 	// Password is the password read from PasswordFile ("" when none: the URL's,
 	// PGPASSWORD or ~/.pgpass apply, as libpq's rules say). Secret.
 	Password string
+}
+
+// NodeConfig is the [node] table.
+type NodeConfig struct {
+	// Name is this daemon's node name; "" means the host name (see NodeName).
+	Name string
+}
+
+// NodeName is the node's name: node.name, else the host name, else "vpo".
+func (c *Config) NodeName() string {
+	if c.Node.Name != "" {
+		return c.Node.Name
+	}
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "vpo"
 }
 
 // Postgres reports whether the configuration selects PostgreSQL.
@@ -421,6 +439,9 @@ func (c *Config) validate() error {
 	}
 	if err := c.validateDatabase(); err != nil {
 		return err
+	}
+	if n := c.Node.Name; n != "" && (len(n) > 100 || strings.IndexFunc(n, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0) {
+		return c.fail("node.name", "%q must be at most 100 characters without spaces or control characters", n)
 	}
 	if err := c.validateAllowedHosts(); err != nil {
 		return err

@@ -94,6 +94,7 @@ func TestEveryEnvVar(t *testing.T) {
 		"VPO_FFMPEG_PATH":             "/opt/ffmpeg",
 		"VPO_MKVMERGE_PATH":           "/opt/mkvmerge",
 		"VPO_MKVPROPEDIT_PATH":        "/opt/mkvpropedit",
+		"VPO_NODE_NAME":               "nas-1",
 	}
 	cfg, err := Load(Flags{}, Options{Home: home, Getenv: envFrom(env)})
 	if err != nil {

@@ -96,6 +96,9 @@ var specs = []Spec{
 	{Key: "database.password_file", Env: "VPO_DATABASE_PASSWORD_FILE", Kind: KindPath,
 		Doc: "file holding the PostgreSQL password, read at startup (else the URL's, `PGPASSWORD` or ~/.pgpass)", field: func(c *Config) any { return &c.Database.PasswordFile }},
 
+	{Key: "node.name", Env: "VPO_NODE_NAME", Kind: KindString, DefaultDoc: "the host name",
+		Doc: "this vpo serve's name among the nodes that share a PostgreSQL `database.url`: one daemon per name (its lock), its jobs, `GET /api/nodes`", field: func(c *Config) any { return &c.Node.Name }},
+
 	{Key: "server.bind", Env: "VPO_SERVER_BIND", Flag: "bind", Kind: KindString, Default: DefaultBind,
 		Doc: "address to listen on", field: func(c *Config) any { return &c.Server.Bind }},
 	{Key: "server.port", Env: "VPO_SERVER_PORT", Flag: "port", Short: "p", Kind: KindPort, Min: 1, Max: 65535, Default: DefaultPort,

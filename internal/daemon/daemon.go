@@ -111,12 +111,14 @@ type daemon struct {
 	policies  *policy.Registry // loaded before the components start
 	metrics   *metrics.Metrics // the registry behind GET /metrics; no component of its own
 
-	lock     *Lock        // lock (SQLite)
-	nodeLock *NodeLock    // lock (PostgreSQL)
-	app      *app.App     // store
-	api      *httpapi.API // api
-	ui       *web.UI      // api: the web UI, mounted under /ui/
-	probes   struct {     // api: the background health probes
+	lock     *Lock     // lock (SQLite)
+	nodeLock *NodeLock // lock (PostgreSQL)
+	// beatStop and beatDone end and wait for the node's heartbeat (jobs).
+	beatStop, beatDone chan struct{}
+	app                *app.App     // store
+	api                *httpapi.API // api
+	ui                 *web.UI      // api: the web UI, mounted under /ui/
+	probes             struct {     // api: the background health probes
 		begin  chan struct{} // closed by the ready step: the probe rounds start
 		cancel context.CancelFunc
 		done   chan struct{}
@@ -408,7 +410,11 @@ func (d *daemon) startJobs(ctx context.Context) error {
 	}
 	logging.Component(d.logger, "jobs").Info("job queue ready", "requeued", n, "workers", d.cfg.Jobs.Workers,
 		"duration_ms", ms(time.Since(t)))
+	if err := d.startHeartbeat(ctx); err != nil {
+		return fmt.Errorf("record this node: %w", err)
+	}
 	if err := d.app.Jobs.Start(ctx); err != nil {
+		d.stopHeartbeat()
 		return fmt.Errorf("start job workers: %w", err)
 	}
 	return nil
@@ -430,6 +436,7 @@ func (d *daemon) stopJobs(ctx context.Context) {
 	} else {
 		d.log.Info("shutdown: job workers stopped", "duration_ms", ms(time.Since(t)))
 	}
+	d.stopHeartbeat()
 }
 
 // --- ready: serving, and the drain ------------------------------------------------

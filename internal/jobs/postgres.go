@@ -118,3 +118,9 @@ func (e *Engine) Close() error {
 	}
 	return nil
 }
+
+// RunningJobs lists the running jobs with the River client (node) that runs
+// each ("" on SQLite, where the one daemon runs them all).
+func (e *Engine) RunningJobs(ctx context.Context) ([]catalog.RunningJob, error) {
+	return e.queue().RunningJobs(ctx)
+}

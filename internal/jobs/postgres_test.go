@@ -97,10 +97,9 @@ func TestPostgresEngine(t *testing.T) {
 	ok := mustInsert(t, e, testArgs{Name: "ok"})
 	fail := mustInsert(t, e, testArgs{Name: "fail", Max: 1})
 	blocked := mustInsert(t, e, testArgs{Name: "block"})
-	if _, err := e.Insert(ctx, otherArgs{}); err != nil {
-		t.Fatal(err)
-	}
+	other := mustInsert(t, e, otherArgs{})
 	waitState(t, e, ok, StateCompleted)
+	waitState(t, e, other, StateCompleted)
 	j := waitState(t, e, fail, StateFailed)
 	if len(j.Errors) != 1 || !strings.Contains(j.Errors[0], "always fails") {
 		t.Errorf("failed job errors %q", j.Errors)

@@ -55,6 +55,7 @@ func Run(t *testing.T, b Backend) {
 	t.Run("FileStats", func(t *testing.T) { t.Parallel(); testFileStats(t, b.Open(t)) })
 	t.Run("LibraryTotals", func(t *testing.T) { t.Parallel(); testLibraryTotals(t, b.Open(t)) })
 	t.Run("ListFilesSortSearch", func(t *testing.T) { t.Parallel(); testListFilesSortSearch(t, b.Open(t)) })
+	t.Run("Nodes", func(t *testing.T) { t.Parallel(); testNodes(t, b.Open(t)) })
 	t.Run("Busy", func(t *testing.T) { t.Parallel(); testBusy(t, b) })
 	t.Run("ReadOnly", func(t *testing.T) {
 		t.Parallel()
