@@ -63,7 +63,7 @@ func Classify(err error) error {
 }
 
 func sentinelOf(err error) error {
-	if s, ok := postgresSentinel(err); ok {
+	if ok, s := postgresSentinel(err); ok {
 		return s
 	}
 	var se *sqlite.Error
@@ -107,35 +107,35 @@ func sentinelOf(err error) error {
 // postgresSentinel classifies the errors of pgx and PostgreSQL (SQLSTATE codes,
 // https://www.postgresql.org/docs/current/errcodes-appendix.html); ok is false
 // for an error that is not PostgreSQL's.
-func postgresSentinel(err error) (error, bool) {
+func postgresSentinel(err error) (bool, error) {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch {
 		case pe.Code == "55P03", pe.Code == "40001", pe.Code == "40P01":
 			// lock_not_available (lock_timeout), serialization_failure, deadlock_detected.
-			return ErrBusy, true
+			return true, ErrBusy
 		case pe.Code == "53100":
-			return ErrFull, true
+			return true, ErrFull
 		case pe.Code == "25006":
-			return ErrReadOnly, true
+			return true, ErrReadOnly
 		case pe.Code == "XX001", pe.Code == "XX002":
-			return ErrCorrupt, true
+			return true, ErrCorrupt
 		case strings.HasPrefix(pe.Code, "08"), pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03",
 			pe.Code == "53300", pe.Code == "28P01", pe.Code == "28000", pe.Code == "3D000":
 			// Connection exceptions, the server shutting down or starting, too
 			// many connections, a refused login, a missing database.
-			return ErrUnavailable, true
+			return true, ErrUnavailable
 		}
-		return nil, true
+		return true, nil
 	}
 	var ce *pgconn.ConnectError
 	if errors.As(err, &ce) {
-		return ErrUnavailable, true
+		return true, ErrUnavailable
 	}
 	var ne *net.OpError
 	if errors.Is(err, driver.ErrBadConn) || errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
-		return ErrUnavailable, true
+		return true, ErrUnavailable
 	}
-	return nil, false
+	return false, nil
 }

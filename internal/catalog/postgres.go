@@ -142,10 +142,10 @@ func DescribePostgresError(name string, err error) error {
 	}
 	var ce *pgconn.ConnectError
 	if errors.As(err, &ce) {
-		return fmt.Errorf("database %s: cannot connect to the server: %v%w", name, innermost(ce), hide(ErrUnavailable))
+		return fmt.Errorf("database %s: cannot connect to the server: %w%w", name, innermost(ce), hide(ErrUnavailable))
 	}
 	if c := Classify(err); errors.Is(c, ErrUnavailable) {
-		return fmt.Errorf("database %s: cannot reach the server: %v%w", name, err, hide(ErrUnavailable))
+		return fmt.Errorf("database %s: cannot reach the server: %w%w", name, err, hide(ErrUnavailable))
 	}
 	return fmt.Errorf("database %s: %w", name, Classify(err))
 }

@@ -33,7 +33,7 @@ func TestClassifyPostgres(t *testing.T) {
 	} {
 		err := Classify(fmt.Errorf("exec: %w", &pgconn.PgError{Code: code, Message: "m"}))
 		for _, s := range []error{ErrBusy, ErrFull, ErrReadOnly, ErrCorrupt, ErrUnavailable} {
-			if errors.Is(err, s) != (s == want) {
+			if errors.Is(err, s) != errors.Is(s, want) {
 				t.Errorf("SQLSTATE %s: errors.Is(%v) = %v", code, s, errors.Is(err, s))
 			}
 		}

@@ -368,9 +368,11 @@ func (s *Store) Close(ctx context.Context) error {
 	if s.probe != nil {
 		errs = append(errs, s.probe.Close())
 	}
+	// PostgreSQL has no checkpoint statement: nothing to fold back into a file.
 	if s.q.checkpoint == "" {
-		// PostgreSQL: nothing to fold back into a file.
-	} else if _, err := s.db.ExecContext(ctx, s.q.checkpoint); err != nil {
+		return errors.Join(append(errs, s.db.Close())...)
+	}
+	if _, err := s.db.ExecContext(ctx, s.q.checkpoint); err != nil {
 		errs = append(errs, fmt.Errorf("checkpoint database %s: %w", s.path, err))
 	}
 	errs = append(errs, s.db.Close())
