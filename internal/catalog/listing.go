@@ -76,7 +76,7 @@ func (t Timestamp) AppendRFC3339(b []byte) []byte {
 
 // ListFileEntries returns a page of files in id order, as ListFiles selects them,
 // each with the summary of its tracks, in one query: selectFilesWithTracks, the
-// files' columns and each file's tracks packed into one more column (EachFile's
+// files' columns and each file's packed tracks as stored beside it (EachFile's
 // query), so a page reads one row per file, never one per track.
 func (s *Store) ListFileEntries(ctx context.Context, f FileFilter) ([]FileEntry, error) {
 	where, args := s.fileWhere(f, whereOpts{idCursor: true})
