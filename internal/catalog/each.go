@@ -115,7 +115,7 @@ func (s *Store) ListFilesWithTracks(ctx context.Context, f FileFilter) ([]File, 
 
 // readFilesWithTracks runs a selectFilesWithTracks query.
 func (s *Store) readFilesWithTracks(ctx context.Context, q string, args []any, size int) ([]File, error) {
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := s.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read files: %w", Classify(err))
 	}

@@ -86,7 +86,7 @@ func (s *Store) ListFileEntries(ctx context.Context, f FileFilter) ([]FileEntry,
 	}
 	q += s.q.orderByIDLimit
 	args = append(args, f.Limit)
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := s.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list files: %w", Classify(err))
 	}
