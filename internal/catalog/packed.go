@@ -96,51 +96,21 @@ var errPacked = errors.New("malformed packed tracks")
 // is a small parser for exactly that shape, several times faster than
 // encoding/json. intern maps strings already seen to one copy.
 func unpackTracks(b []byte, intern map[string]string) ([]probe.Track, error) {
-	p := packedParser{b: b, intern: intern}
-	if !p.eat('[') {
-		return nil, errPacked
-	}
-	if p.eat(']') {
-		return nil, p.end()
-	}
-	out := make([]probe.Track, 0, 1+bytes.Count(b, []byte("],[")))
+	p := packedParser{b: b, intern: intern, titles: true}
+	var out []probe.Track
 	for {
 		var t probe.Track
-		if !p.eat('[') {
-			return nil, errPacked
+		ok, err := p.next(&t)
+		if err != nil {
+			return nil, err
 		}
-		var ints [6]int
-		for i := range ints {
-			v, ok := p.int()
-			if !ok || !p.eat(',') {
-				return nil, errPacked
-			}
-			ints[i] = v
-		}
-		t.Index, t.Default, t.Forced, t.Channels, t.Width, t.Height = ints[0], ints[1] != 0, ints[2] != 0, ints[3], ints[4], ints[5]
-		for i, dst := range []*string{&t.Type, &t.Codec, &t.Language, &t.Title} {
-			if i > 0 && !p.eat(',') {
-				return nil, errPacked
-			}
-			s, ok := p.str()
-			if !ok {
-				return nil, errPacked
-			}
-			*dst = s
-		}
-		if !p.eat(']') {
-			return nil, errPacked
-		}
-		out = append(out, t)
-		if p.eat(']') {
+		if !ok {
 			break
 		}
-		if !p.eat(',') {
-			return nil, errPacked
+		if out == nil {
+			out = make([]probe.Track, 0, 1+bytes.Count(b, []byte("],[")))
 		}
-	}
-	if err := p.end(); err != nil {
-		return nil, err
+		out = append(out, t)
 	}
 	// Both writers pack in index order; a value edited by hand need not be.
 	if byIndex := func(a, b probe.Track) int { return cmp.Compare(a.Index, b.Index) }; !slices.IsSortedFunc(out, byIndex) {
@@ -149,10 +119,93 @@ func unpackTracks(b []byte, intern map[string]string) ([]probe.Track, error) {
 	return out, nil
 }
 
+// appendSummaries parses packed tracks as unpackTracks does and appends their
+// summaries to dst, without reading the titles (a listing does not show them).
+func appendSummaries(dst []TrackSummary, b []byte, intern map[string]string) ([]TrackSummary, error) {
+	start := len(dst)
+	p := packedParser{b: b, intern: intern}
+	for {
+		var t probe.Track
+		ok, err := p.next(&t)
+		if err != nil {
+			return dst[:start], err
+		}
+		if !ok {
+			break
+		}
+		dst = append(dst, TrackSummary{Index: t.Index, Type: t.Type, Codec: t.Codec, Language: t.Language,
+			Default: t.Default, Forced: t.Forced})
+	}
+	if byIndex := func(a, b TrackSummary) int { return cmp.Compare(a.Index, b.Index) }; !slices.IsSortedFunc(dst[start:], byIndex) {
+		slices.SortFunc(dst[start:], byIndex)
+	}
+	return dst, nil
+}
+
+// next reads the next track of p.b into t; false at the end of the array.
+func (p *packedParser) next(t *probe.Track) (bool, error) {
+	switch {
+	case p.i == 0:
+		if !p.eat('[') {
+			return false, errPacked
+		}
+		if p.eat(']') {
+			p.done = true
+			return false, p.end()
+		}
+	case p.done:
+		return false, nil
+	default:
+		if !p.eat(',') {
+			return false, errPacked
+		}
+	}
+	if !p.eat('[') {
+		return false, errPacked
+	}
+	var ints [6]int
+	for i := range ints {
+		v, ok := p.int()
+		if !ok || !p.eat(',') {
+			return false, errPacked
+		}
+		ints[i] = v
+	}
+	t.Index, t.Default, t.Forced, t.Channels, t.Width, t.Height = ints[0], ints[1] != 0, ints[2] != 0, ints[3], ints[4], ints[5]
+	var ok bool
+	if t.Type, ok = p.str(); !ok || !p.eat(',') {
+		return false, errPacked
+	}
+	if t.Codec, ok = p.str(); !ok || !p.eat(',') {
+		return false, errPacked
+	}
+	if t.Language, ok = p.str(); !ok || !p.eat(',') {
+		return false, errPacked
+	}
+	if p.titles {
+		t.Title, ok = p.str()
+	} else {
+		ok = p.skipStr()
+	}
+	if !ok || !p.eat(']') {
+		return false, errPacked
+	}
+	if p.eat(']') {
+		p.done = true
+		if err := p.end(); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
 type packedParser struct {
 	b      []byte
 	i      int
 	intern map[string]string
+	// titles: read the titles (else they are checked and skipped).
+	titles bool
+	done   bool // the array's closing bracket was read
 }
 
 func (p *packedParser) end() error {
@@ -206,6 +259,41 @@ func (p *packedParser) str() (string, bool) {
 		p.i++
 	}
 	return "", false
+}
+
+// skipStr checks a string as str reads it, without making one.
+func (p *packedParser) skipStr() bool {
+	if !p.eat('"') {
+		return false
+	}
+	for p.i < len(p.b) {
+		switch c := p.b[p.i]; {
+		case c == '"':
+			p.i++
+			return true
+		case c < 0x20:
+			return false
+		case c == '\\':
+			p.i++
+			if p.i >= len(p.b) {
+				return false
+			}
+			switch p.b[p.i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				p.i++
+			case 'u':
+				p.i++
+				if _, ok := p.hex4(); !ok {
+					return false
+				}
+			default:
+				return false
+			}
+		default:
+			p.i++
+		}
+	}
+	return false
 }
 
 // escaped reads the rest of a string that has an escape, from start (after

@@ -22,6 +22,9 @@ func TestUnpackTracksMalformed(t *testing.T) {
 		if tr, err := unpackTracks([]byte(in), map[string]string{}); !errors.Is(err, errPacked) {
 			t.Errorf("unpackTracks(%s) = %+v, %v; want errPacked", in, tr, err)
 		}
+		if sum, err := appendSummaries(nil, []byte(in), map[string]string{}); !errors.Is(err, errPacked) || len(sum) != 0 {
+			t.Errorf("appendSummaries(%s) = %+v, %v; want errPacked", in, sum, err)
+		}
 	}
 	// SQLite's escapes (the backfill's), surrogate pairs, and tracks out of order.
 	tr, err := unpackTracks([]byte(`[[2,0,1,0,0,0,"subtitle","subrip","fra","\"a\\\\b\" é\b\f\r\/\ud83c\udfac\ud800x"],[1,1,0,6,0,0,"audio","aac","eng",""]]`), map[string]string{})
@@ -51,6 +54,16 @@ func FuzzPackTracks(f *testing.F) {
 		want := []probe.Track{in[1], in[0]}
 		if !reflect.DeepEqual(out, want) {
 			t.Fatalf("packed %s\nread  %+v\nwant  %+v", b, out, want)
+		}
+		sum, err := appendSummaries(nil, b, map[string]string{})
+		if err != nil || len(sum) != 2 {
+			t.Fatalf("appendSummaries(%s) = %+v, %v", b, sum, err)
+		}
+		for i, tr := range want {
+			if ws := (TrackSummary{Index: tr.Index, Type: tr.Type, Codec: tr.Codec, Language: tr.Language,
+				Default: tr.Default, Forced: tr.Forced}); sum[i] != ws {
+				t.Fatalf("appendSummaries(%s)[%d] = %+v, want %+v", b, i, sum[i], ws)
+			}
 		}
 		var v any
 		if utf8.ValidString(typ + codec + lang + title) {
