@@ -28,7 +28,9 @@ func evaluateSpec(sp *evalPolicy, f FileInfo) Plan {
 		}
 		return plan
 	}
-	tracks := slices.Clone(f.Tracks)
+	// Each phase's pass works on its own copy of its input (pass), so the
+	// file's tracks are read, never written.
+	tracks := f.Tracks
 	container := ContainerKind(f.Container)
 	outcomes := make(map[string]string, len(sp.phases))
 	modified := make(map[string]bool, len(sp.phases))
