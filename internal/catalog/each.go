@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+
+	"github.com/vpo-project/vpo/internal/probe"
 )
 
 // EachPage is how many files EachFile reads per query: the width of the id
@@ -121,6 +123,9 @@ func (s *Store) readFilesWithTracks(ctx context.Context, q string, args []any, s
 	}
 	defer rows.Close()
 	out := make([]File, 0, size)
+	// One array for the page's tracks (a file's are a slice of it), grown
+	// as needed: an allocation a page, not one a file.
+	var all []probe.Track
 	// Types, codecs, languages and many titles repeat from file to file: one
 	// string each per page rather than one per track.
 	intern := make(map[string]string)
@@ -132,8 +137,15 @@ func (s *Store) readFilesWithTracks(ctx context.Context, q string, args []any, s
 		if err != nil {
 			return nil, fmt.Errorf("read files: %w", Classify(err))
 		}
-		if file.Tracks, err = unpackTracks(packed, intern); err != nil {
+		if all == nil {
+			all = make([]probe.Track, 0, 8*size)
+		}
+		start := len(all)
+		if all, err = appendTracks(all, packed, intern); err != nil {
 			return nil, fmt.Errorf("read tracks of file %d: %w", file.ID, err)
+		}
+		if len(all) > start {
+			file.Tracks = all[start:len(all):len(all)]
 		}
 		out = append(out, file)
 	}

@@ -1,7 +1,6 @@
 package catalog
 
 import (
-	"bytes"
 	"cmp"
 	"errors"
 	"slices"
@@ -96,27 +95,34 @@ var errPacked = errors.New("malformed packed tracks")
 // is a small parser for exactly that shape, several times faster than
 // encoding/json. intern maps strings already seen to one copy.
 func unpackTracks(b []byte, intern map[string]string) ([]probe.Track, error) {
+	out, err := appendTracks(nil, b, intern)
+	if err != nil || len(out) == 0 {
+		return nil, err
+	}
+	return out, nil
+}
+
+// appendTracks parses packed tracks as unpackTracks does and appends them to
+// dst: a page of files shares one array.
+func appendTracks(dst []probe.Track, b []byte, intern map[string]string) ([]probe.Track, error) {
+	start := len(dst)
 	p := packedParser{b: b, intern: intern, titles: true}
-	var out []probe.Track
 	for {
 		var t probe.Track
 		ok, err := p.next(&t)
 		if err != nil {
-			return nil, err
+			return dst[:start], err
 		}
 		if !ok {
 			break
 		}
-		if out == nil {
-			out = make([]probe.Track, 0, 1+bytes.Count(b, []byte("],[")))
-		}
-		out = append(out, t)
+		dst = append(dst, t)
 	}
 	// Both writers pack in index order; a value edited by hand need not be.
-	if byIndex := func(a, b probe.Track) int { return cmp.Compare(a.Index, b.Index) }; !slices.IsSortedFunc(out, byIndex) {
-		slices.SortFunc(out, byIndex)
+	if byIndex := func(a, b probe.Track) int { return cmp.Compare(a.Index, b.Index) }; !slices.IsSortedFunc(dst[start:], byIndex) {
+		slices.SortFunc(dst[start:], byIndex)
 	}
-	return out, nil
+	return dst, nil
 }
 
 // appendSummaries parses packed tracks as unpackTracks does and appends their
