@@ -47,6 +47,8 @@ type Store struct {
 	created bool
 	q       *queries
 	logger  *slog.Logger
+	// prepared are the page queries' prepared statements (stmts.go).
+	prepared stmts
 }
 
 type fileIdent struct{ dev, ino uint64 }
@@ -348,7 +350,7 @@ func (s *Store) Check(ctx context.Context) error {
 // Close checkpoints the WAL into the database file and closes every connection, so
 // that the file alone holds the catalogue after vpo exits.
 func (s *Store) Close(ctx context.Context) error {
-	var errs []error
+	errs := []error{s.closeStmts()}
 	if s.probe != nil {
 		errs = append(errs, s.probe.Close())
 	}
