@@ -10,8 +10,11 @@
 #
 # Each catalogue is written by `benchcatalog fill` (catalog.Store.RecordFile, as a
 # scan records files: 2 to 4 tracks each) into a fresh HOME; `vpo serve` then runs on
-# it (loopback, random port, clean environment) and wrk -t2 -c10 --latency measures
-# the first page, a cursor in the middle, a language filter and /health. It reports
+# it (loopback, random port, clean environment) and wrk -c10 --latency measures
+# the first page, a cursor in the middle, a language filter and /health. vpo and
+# wrk run on separate CPUs (taskset: vpo on CPU 0, wrk -t1 on CPU 1), so that the
+# figure is not the two fighting for a core; BENCH_LISTING_SHARED=1 lets them share
+# every CPU instead (wrk -t2), as the earlier runs did. It reports
 # rather than asserts; it exits 1 if a step fails and 2 if wrk saw socket errors or
 # non-2xx answers. About 2 minutes per size on 2 cores (the 100,000-file fill ~1 min).
 set -euo pipefail
@@ -21,11 +24,14 @@ case "$BIN" in /*) ;; *) BIN="$PWD/$BIN" ;; esac
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SIZES=${BENCH_LISTING_SIZES:-10000 100000}
 SECS=${BENCH_LISTING_SECONDS:-15}
+SHARED=${BENCH_LISTING_SHARED:-0}
 
 die() { echo "bench-listing: $*" >&2; exit 1; }
 [[ -x "$BIN" ]] || die "$BIN is not an executable file (run \`make build\` first)"
 export PATH="$PATH:/usr/local/go/bin"
-for tool in go wrk curl; do command -v "$tool" >/dev/null || die "$tool is not installed (scripts/install-test-deps.sh)"; done
+tools="go wrk curl"
+[[ "$SHARED" == 1 ]] || tools+=" taskset"
+for tool in $tools; do command -v "$tool" >/dev/null || die "$tool is not installed (scripts/install-test-deps.sh)"; done
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/vpo-bench-listing.XXXXXX")
 SERVE_PID=""
@@ -47,6 +53,14 @@ log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 go -C "$REPO" build -o "$WORK/benchcatalog" ./scripts/benchcatalog || die "cannot build scripts/benchcatalog"
 BC="$WORK/benchcatalog"
 VPO_ENV=(env -i "PATH=$PATH" LANG=C.UTF-8 TZ=UTC)
+# Where vpo and wrk run: CPU 0 and CPU 1 (vpo then sees one CPU: GOMAXPROCS 1).
+if [[ "$SHARED" == 1 ]]; then
+	VPO_CPU=() WRK=(wrk -t2) PLACEMENT="vpo and wrk -t2 share every CPU"
+else
+	(($(nproc) >= 2)) || die "pinning vpo and wrk to separate CPUs needs 2 CPUs (BENCH_LISTING_SHARED=1 to share one)"
+	VPO_CPU=(taskset -c 0) WRK=(taskset -c 1 wrk -t1) PLACEMENT="vpo on CPU 0, wrk -t1 on CPU 1 (taskset)"
+fi
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 WRK_FAIL=0
 declare -A R
 
@@ -58,7 +72,8 @@ cpu_of() { awk -v t="$TCK" '{ sub(/^.*\) /, ""); print ($12 + $13) / t }' "/proc
 wrk_run() {
 	local key=$1 out="$WORK/wrk-$1.txt" c0 c1
 	c0=$(cpu_of "$SERVE_PID")
-	wrk -t2 -c10 -d"${SECS}s" --latency "$2" >"$out" 2>&1 || die "wrk failed: $(cat "$out")"
+	"${WRK[@]}" -c10 -d"${SECS}s" --latency "$2" >"$out" 2>&1 || die "wrk failed: $(cat "$out")"
+	R["$key.load"]=$(cut -d' ' -f1 /proc/loadavg)
 	c1=$(cpu_of "$SERVE_PID")
 	R["$key.rps"]=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")
 	R["$key.cpu"]=$(awk -v a="$c0" -v b="$c1" '/requests in/ { printf "%.3f", (b - a) * 1000 / $1 }' "$out")
@@ -88,16 +103,16 @@ for n in $SIZES; do
 
 	port=$("$BC" port)
 	url="http://127.0.0.1:$port"
-	"${VPO_ENV[@]}" "HOME=$home" "$BIN" serve --bind 127.0.0.1 --port "$port" >"$WORK/serve-$n.log" 2>&1 &
+	"${VPO_ENV[@]}" "HOME=$home" "${VPO_CPU[@]}" "$BIN" serve --bind 127.0.0.1 --port "$port" >"$WORK/serve-$n.log" 2>&1 &
 	SERVE_PID=$!
 	"$BC" wait -url "$url/health" -timeout 30s || { tail -n 20 "$WORK/serve-$n.log" >&2; die "vpo serve did not become ready"; }
 	R["$n.bytes"]=$(curl -s -o /dev/null -w '%{size_download}' "$url/api/files?limit=100")
-	wrk -t2 -c10 -d2s "$url/api/files?limit=100" >/dev/null 2>&1 || die "wrk warm-up failed"
+	"${WRK[@]}" -c10 -d2s "$url/api/files?limit=100" >/dev/null 2>&1 || die "wrk warm-up failed"
 	for spec in "first:?limit=100" "mid:?limit=100&cursor=$mid" "lang:?limit=100&language=fra"; do
-		log "wrk -t2 -c10 -d${SECS}s /api/files${spec#*:} ($n files)"
+		log "wrk -c10 -d${SECS}s /api/files${spec#*:} ($n files)"
 		wrk_run "$n.${spec%%:*}" "$url/api/files${spec#*:}"
 	done
-	log "wrk -t2 -c10 -d${SECS}s /health ($n files)"
+	log "wrk -c10 -d${SECS}s /health ($n files)"
 	wrk_run "$n.health" "$url/health"
 	kill -TERM "$SERVE_PID"
 	wait "$SERVE_PID" || die "vpo serve exited with status $? after SIGTERM"
@@ -106,13 +121,14 @@ done
 
 echo "vpo catalogue listing benchmark"
 echo "  machine: $(nproc) CPUs, $(sed -nE 's/^model name\s*:\s*//p' /proc/cpuinfo | head -n1), $(uname -sr)"
-echo "  vpo: $("$BIN" --version)   load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "  wrk -t2 -c10 -d${SECS}s --latency; p50 / p99 in ms (requests/s, vpo's CPU ms per request)"
+echo "  vpo: $("$BIN" --version)   load average at the start: $LOAD_START, at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "  $PLACEMENT; wrk -c10 -d${SECS}s --latency"
+echo "  p50 / p99 in ms (requests/s, vpo's CPU ms per request, 1-minute load average after the run)"
 echo
-printf '%-8s | %-34s | %-34s | %-34s | %-34s | %-16s | %-16s\n' files "page 1" "cursor middle" "language=fra" "/health (floor)" "query page 1" "query middle"
+printf '%-8s | %-46s | %-46s | %-46s | %-46s | %-16s | %-16s\n' files "page 1" "cursor middle" "language=fra" "/health (floor)" "query page 1" "query middle"
 for n in $SIZES; do
-	cell() { printf '%s / %s (%s/s, %s)' "${R[$1.p50]}" "${R[$1.p99]}" "${R[$1.rps]}" "${R[$1.cpu]}"; }
-	printf '%-8s | %-34s | %-34s | %-34s | %-34s | %-16s | %-16s\n' "$n" "$(cell "$n.first")" "$(cell "$n.mid")" \
+	cell() { printf '%s / %s (%s/s, %s, load %s)' "${R[$1.p50]}" "${R[$1.p99]}" "${R[$1.rps]}" "${R[$1.cpu]}" "${R[$1.load]}"; }
+	printf '%-8s | %-46s | %-46s | %-46s | %-46s | %-16s | %-16s\n' "$n" "$(cell "$n.first")" "$(cell "$n.mid")" \
 		"$(cell "$n.lang")" "$(cell "$n.health")" "${R[$n.q0]}" "${R[$n.qm]}"
 done
 echo

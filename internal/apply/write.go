@@ -129,7 +129,7 @@ func finishTemp(tmp string, orig os.FileInfo) error {
 		return fmt.Errorf("open new version: %w", err)
 	}
 	defer f.Close()
-	if st, ok := orig.Sys().(*syscall.Stat_t); ok {
+	if st, ok := orig.Sys().(*syscall.Stat_t); ok && !sameOwner(f, st) {
 		if err := f.Chown(int(st.Uid), int(st.Gid)); err != nil {
 			return fmt.Errorf("keep owner %d:%d: %w", st.Uid, st.Gid, err)
 		}
@@ -141,6 +141,19 @@ func finishTemp(tmp string, orig os.FileInfo) error {
 		return fmt.Errorf("fsync new version: %w", err)
 	}
 	return f.Close()
+}
+
+// sameOwner reports whether f already has st's owner and group, as the new
+// version of a file the service's own user and group own does. Then no chown
+// is made: the shipped unit's seccomp filter (~@privileged) refuses chown
+// calls, even those that change nothing.
+func sameOwner(f *os.File, st *syscall.Stat_t) bool {
+	fi, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	cur, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && cur.Uid == st.Uid && cur.Gid == st.Gid
 }
 
 // install puts the verified temp file in place. When final is orig it is

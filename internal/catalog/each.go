@@ -1,14 +1,9 @@
 package catalog
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -20,9 +15,8 @@ import (
 const EachPage = 1000
 
 // eachReaders is how many pages EachFile reads at once, each on its own
-// connection. Reading (SQLite building each file's packed tracks, Go unpacking
-// them) costs about twice what evaluating a policy does, so one reader cannot
-// keep a second core busy; two can (docs/benchmarks.md, "Policy dry run").
+// connection, beside the caller that works through the current page
+// (docs/benchmarks.md, "Policy dry run").
 const eachReaders = 2
 
 // EachFile calls fn for every file that f selects, in id order, with its
@@ -32,9 +26,10 @@ const eachReaders = 2
 // EachFile started, with an id above the largest it saw then, are not read.
 //
 // It streams: the ids are cut into ranges of EachPage, read one query per
-// range that returns each file's tracks packed into one JSON column (a row per
-// file, not per track: reading a column costs more than building the JSON), so
-// memory stays bounded whatever the size of the catalogue. eachReaders ranges
+// range that returns each file with its packed tracks, the column RecordFile
+// stores beside the file (packed.go; a row per file, not per track: reading a
+// column costs more than parsing the JSON), so memory stays bounded whatever the
+// size of the catalogue. eachReaders ranges
 // are read at once, each on its own connection and goroutine, while fn works
 // through the current page on the caller's goroutine; pages reach fn in id
 // order. No read transaction stays open while fn runs, so fn may use the
@@ -122,12 +117,15 @@ func (s *Store) ListFilesWithTracks(ctx context.Context, f FileFilter) ([]File, 
 
 // readFilesWithTracks runs a selectFilesWithTracks query.
 func (s *Store) readFilesWithTracks(ctx context.Context, q string, args []any, size int) ([]File, error) {
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := s.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read files: %w", Classify(err))
 	}
 	defer rows.Close()
 	out := make([]File, 0, size)
+	// One array for the page's tracks (a file's are a slice of it), grown
+	// as needed: an allocation a page, not one a file.
+	var all []probe.Track
 	// Types, codecs, languages and many titles repeat from file to file: one
 	// string each per page rather than one per track.
 	intern := make(map[string]string)
@@ -139,8 +137,15 @@ func (s *Store) readFilesWithTracks(ctx context.Context, q string, args []any, s
 		if err != nil {
 			return nil, fmt.Errorf("read files: %w", Classify(err))
 		}
-		if file.Tracks, err = unpackTracks(packed, intern); err != nil {
+		if all == nil {
+			all = make([]probe.Track, 0, 8*size)
+		}
+		start := len(all)
+		if all, err = appendTracks(all, packed, intern); err != nil {
 			return nil, fmt.Errorf("read tracks of file %d: %w", file.ID, err)
+		}
+		if len(all) > start {
+			file.Tracks = all[start:len(all):len(all)]
 		}
 		out = append(out, file)
 	}
@@ -158,118 +163,3 @@ type packedRow struct {
 }
 
 func (p packedRow) Scan(dest ...any) error { return p.r.Scan(append(dest, p.packed)...) }
-
-var errPacked = errors.New("malformed packed tracks")
-
-// unpackTracks parses selectFilesWithTracks' packed tracks. It is a small parser for exactly
-// that shape, several times faster than encoding/json; a string with an
-// escape goes to encoding/json.
-func unpackTracks(b []byte, intern map[string]string) ([]probe.Track, error) {
-	p := packedParser{b: b, intern: intern}
-	if !p.eat('[') {
-		return nil, errPacked
-	}
-	if p.eat(']') {
-		return nil, nil
-	}
-	out := make([]probe.Track, 0, 1+bytes.Count(b, []byte("],[")))
-	for {
-		var t probe.Track
-		if !p.eat('[') {
-			return nil, errPacked
-		}
-		var ints [6]int
-		for i := range ints {
-			v, ok := p.int()
-			if !ok || !p.eat(',') {
-				return nil, errPacked
-			}
-			ints[i] = v
-		}
-		t.Index, t.Default, t.Forced, t.Channels, t.Width, t.Height = ints[0], ints[1] != 0, ints[2] != 0, ints[3], ints[4], ints[5]
-		for i, dst := range []*string{&t.Type, &t.Codec, &t.Language, &t.Title} {
-			if i > 0 && !p.eat(',') {
-				return nil, errPacked
-			}
-			s, ok := p.str()
-			if !ok {
-				return nil, errPacked
-			}
-			*dst = s
-		}
-		if !p.eat(']') {
-			return nil, errPacked
-		}
-		out = append(out, t)
-		if p.eat(']') {
-			break
-		}
-		if !p.eat(',') {
-			return nil, errPacked
-		}
-	}
-	// json_group_array's order is the subquery's scan order (the (file_id,
-	// idx) index) in practice, but SQL does not promise it.
-	if !slices.IsSortedFunc(out, func(a, b probe.Track) int { return a.Index - b.Index }) {
-		slices.SortFunc(out, func(a, b probe.Track) int { return a.Index - b.Index })
-	}
-	return out, nil
-}
-
-type packedParser struct {
-	b      []byte
-	i      int
-	intern map[string]string
-}
-
-func (p *packedParser) eat(c byte) bool {
-	if p.i < len(p.b) && p.b[p.i] == c {
-		p.i++
-		return true
-	}
-	return false
-}
-
-func (p *packedParser) int() (int, bool) {
-	start := p.i
-	for p.i < len(p.b) && (p.b[p.i] == '-' || p.b[p.i] >= '0' && p.b[p.i] <= '9') {
-		p.i++
-	}
-	v, err := strconv.Atoi(string(p.b[start:p.i]))
-	return v, err == nil
-}
-
-func (p *packedParser) str() (string, bool) {
-	if !p.eat('"') {
-		return "", false
-	}
-	start, escaped := p.i, false
-	for p.i < len(p.b) {
-		switch p.b[p.i] {
-		case '\\':
-			escaped = true
-			p.i += 2
-			continue
-		case '"':
-			raw := p.b[start:p.i]
-			p.i++
-			if !escaped {
-				if s, ok := p.intern[string(raw)]; ok {
-					return s, true
-				}
-				s := string(raw)
-				if len(p.intern) < 4096 {
-					p.intern[s] = s
-				}
-				return s, true
-			}
-			var s string
-			if err := json.Unmarshal(p.b[start-1:p.i], &s); err != nil {
-				return "", false
-			}
-			return s, true
-		}
-		p.i++
-	}
-	return "", false
-}

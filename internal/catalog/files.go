@@ -148,14 +148,16 @@ func (s *Store) recordFileTx(ctx context.Context, tx *sql.Tx, o Observation, now
 	var container string
 	var duration sql.NullFloat64
 	var bitRate sql.NullInt64
+	var tracks []probe.Track
 	if o.Result != nil {
+		tracks = o.Result.Tracks
 		container = o.Result.Container
 		duration = sql.NullFloat64{Float64: o.Result.Duration, Valid: o.Result.Duration > 0}
 		bitRate = sql.NullInt64{Int64: o.Result.BitRate, Valid: o.Result.BitRate > 0}
 	}
 	err := tx.QueryRowContext(ctx, s.q.upsertFile,
 		pathArg(o.Path), o.Size, o.ModTime.UnixNano(), o.Fingerprint, container, duration, bitRate, o.ProbeError,
-		probedAt, now, now, now).Scan(&id)
+		probedAt, now, now, now, packTracks(nil, tracks)).Scan(&id)
 	if err != nil {
 		return 0, err
 	}

@@ -76,7 +76,7 @@ func (t Timestamp) AppendRFC3339(b []byte) []byte {
 
 // ListFileEntries returns a page of files in id order, as ListFiles selects them,
 // each with the summary of its tracks, in one query: selectFilesWithTracks, the
-// files' columns and each file's tracks packed into one more column (EachFile's
+// files' columns and each file's packed tracks as stored beside it (EachFile's
 // query), so a page reads one row per file, never one per track.
 func (s *Store) ListFileEntries(ctx context.Context, f FileFilter) ([]FileEntry, error) {
 	where, args := s.fileWhere(f, whereOpts{idCursor: true})
@@ -86,7 +86,7 @@ func (s *Store) ListFileEntries(ctx context.Context, f FileFilter) ([]FileEntry,
 	}
 	q += s.q.orderByIDLimit
 	args = append(args, f.Limit)
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := s.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list files: %w", Classify(err))
 	}
@@ -96,26 +96,25 @@ func (s *Store) ListFileEntries(ctx context.Context, f FileFilter) ([]FileEntry,
 	// distinct type, codec or language on the page.
 	all := make([]TrackSummary, 0, 3*cap(out))
 	intern := make(map[string]string)
-	var path, packed []byte
+	// RawBytes and strings: database/sql copies a []byte for each row, and
+	// converts to a named string type (Timestamp) through reflection.
+	var path, packed sql.RawBytes
+	var firstSeen, updatedAt string
 	var probedAt sql.NullString
 	var duration sql.NullFloat64
 	var bitRate sql.NullInt64
 	for rows.Next() {
 		var e FileEntry
 		if err := rows.Scan(&e.ID, &path, &e.Size, &e.MtimeNS, &e.Fingerprint, &e.Container, &duration, &bitRate,
-			&e.ProbeError, &probedAt, &e.Missing, &e.FirstSeen, &e.UpdatedAt, &packed); err != nil {
+			&e.ProbeError, &probedAt, &e.Missing, &firstSeen, &updatedAt, &packed); err != nil {
 			return nil, fmt.Errorf("list files: %w", Classify(err))
 		}
 		e.Path = string(path)
-		e.Duration, e.BitRate, e.ProbedAt = duration.Float64, bitRate.Int64, Timestamp(probedAt.String)
-		tracks, err := unpackTracks(packed, intern)
-		if err != nil {
-			return nil, fmt.Errorf("list tracks of file %d: %w", e.ID, err)
-		}
+		e.Duration, e.BitRate = duration.Float64, bitRate.Int64
+		e.ProbedAt, e.FirstSeen, e.UpdatedAt = Timestamp(probedAt.String), Timestamp(firstSeen), Timestamp(updatedAt)
 		start := len(all)
-		for _, t := range tracks {
-			all = append(all, TrackSummary{Index: t.Index, Type: t.Type, Codec: t.Codec, Language: t.Language,
-				Default: t.Default, Forced: t.Forced})
+		if all, err = appendSummaries(all, packed, intern); err != nil {
+			return nil, fmt.Errorf("list tracks of file %d: %w", e.ID, err)
 		}
 		if len(all) > start {
 			e.Tracks = all[start:len(all):len(all)]

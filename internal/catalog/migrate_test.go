@@ -4,10 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
 	"github.com/vpo-project/vpo/internal/logging"
+	"github.com/vpo-project/vpo/internal/probe"
 )
 
 // TestMigration2 converts a catalogue written by schema 1 (paths as TEXT,
@@ -91,5 +93,106 @@ func TestMigration2(t *testing.T) {
 	}
 	if err := s.db.QueryRowContext(ctx, `SELECT typeof(path) FROM files WHERE id = 2`).Scan(&typ); err != nil || typ != "text" {
 		t.Errorf("after down: path stored as %q (%v)", typ, err)
+	}
+}
+
+// TestMigration5 backfills the packed tracks of a catalogue written by schema 4
+// (tracks in their table only): every file reads back, through EachFile and
+// ListFileEntries, the tracks GetFile reads from the tracks table, including
+// tags that SQLite's JSON functions escape, one that is not UTF-8, tracks
+// written out of index order and a file without tracks; a file recorded after
+// the migration is packed by RecordFile; the down step drops the column.
+func TestMigration5(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "library.db")
+	db, err := sql.Open("sqlite", DSN(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Store{db: db, path: path, q: &sqliteQueries}
+	p, err := s.provider()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(ctx, 4); err != nil {
+		t.Fatal(err)
+	}
+	const now = "2026-01-02 15:04:05.123"
+	for _, q := range []string{
+		`INSERT INTO files (id, path, size, mtime_ns, container, probed_at, first_seen, last_seen, updated_at) VALUES
+		 (1, CAST('/lib/a.mkv' AS BLOB), 10, 5, 'matroska,webm', '` + now + `', '` + now + `', '` + now + `', '` + now + `'),
+		 (2, CAST('/lib/none.mkv' AS BLOB), 20, 6, '', '` + now + `', '` + now + `', '` + now + `', '` + now + `'),
+		 (3, CAST('/lib/odd.mkv' AS BLOB), 30, 7, 'mov,mp4', '` + now + `', '` + now + `', '` + now + `', '` + now + `')`,
+		// Out of index order, NULL numbers, and tags with every kind of escape.
+		`INSERT INTO tracks (file_id, idx, type, codec, language, title, is_default, is_forced, channels, channel_layout, width, height, frame_rate) VALUES
+		 (1, 2, 'subtitle', 'subrip', 'fra', 'Forced', 0, 1, NULL, '', NULL, NULL, NULL),
+		 (1, 0, 'video', 'h264', '', '', 1, 0, NULL, '', 1920, 1080, 23.976),
+		 (1, 1, 'audio', 'ac3', 'eng', 'Director''s "cut" \ 5.1', 1, 0, 6, '5.1(side)', NULL, NULL, NULL),
+		 (3, 0, 'audio', 'a"b', 'x' || char(1) || char(8) || char(9) || char(10) || char(12) || char(13) || char(31) || 'y', 'Français — 日本語 ` + "\u2028" + ` 🎬', 0, 0, -1, '', NULL, NULL, NULL),
+		 (3, 1, 'subtitle', '', 'q' || CAST(X'FF' AS TEXT) || 'r [1,2]', '],[', 0, 0, NULL, '', NULL, NULL, NULL)`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	s, err = OpenMode(ctx, path, logging.Discard(), ApplyMigrations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(ctx)
+	if s.SchemaVersion() < 5 {
+		t.Fatalf("schema version %d after migrating", s.SchemaVersion())
+	}
+	if _, err := s.RecordFile(ctx, Observation{Path: "/lib/new.mkv", Size: 1, ModTime: time.Unix(1, 0),
+		Result: &probe.Result{Tracks: []probe.Track{{Index: 1, Type: "audio", Language: "q\xffr\"", Title: "\x01"}, {Index: 0, Type: "video"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	wantTracks := map[int64]int{1: 3, 2: 0, 3: 2, 4: 2}
+	got := map[int64][]probe.Track{}
+	if err := s.EachFile(ctx, FileFilter{}, func(f File) error { got[f.ID] = f.Tracks; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := s.ListFileEntries(ctx, FileFilter{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 4 || len(entries) != 4 {
+		t.Fatalf("EachFile read %d files and ListFileEntries %d; want 4", len(got), len(entries))
+	}
+	for _, e := range entries {
+		f, err := s.GetFile(ctx, e.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(f.Tracks) != wantTracks[e.ID] {
+			t.Fatalf("file %d has %d tracks in the tracks table, want %d", e.ID, len(f.Tracks), wantTracks[e.ID])
+		}
+		var summary []TrackSummary
+		for j := range f.Tracks { // not packed
+			f.Tracks[j].FrameRate, f.Tracks[j].ChannelLayout = 0, ""
+			tr := f.Tracks[j]
+			summary = append(summary, TrackSummary{Index: tr.Index, Type: tr.Type, Codec: tr.Codec, Language: tr.Language,
+				Default: tr.Default, Forced: tr.Forced})
+		}
+		if !reflect.DeepEqual(got[e.ID], f.Tracks) {
+			t.Errorf("file %d: EachFile's tracks\n%+v\nthe tracks table's\n%+v", e.ID, got[e.ID], f.Tracks)
+		}
+		if !reflect.DeepEqual(e.Tracks, summary) {
+			t.Errorf("file %d: ListFileEntries' tracks\n%+v\nthe tracks table's\n%+v", e.ID, e.Tracks, summary)
+		}
+	}
+
+	if p, err = s.provider(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.DownTo(ctx, 4); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('files') WHERE name = 'tracks_packed'`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("after down: %d tracks_packed columns (%v)", n, err)
 	}
 }

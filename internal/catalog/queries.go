@@ -20,9 +20,12 @@ type queries struct {
 	insertTrack  string
 	setMissing   string
 	selectFiles  string // followed by the filter's WHERE, ORDER BY id and LIMIT
+	// upsertFile's last parameter is the file's packed tracks (packed.go),
+	// written in the transaction that writes its tracks rows.
+	//
 	// selectFilesWithTracks is selectFiles with one more column: the file's
-	// tracks packed as a JSON array of [idx, default, forced, channels, width,
-	// height, type, codec, language, title] in idx order (see EachFile).
+	// packed tracks, a JSON array of [idx, default, forced, channels, width,
+	// height, type, codec, language, title] in idx order (packed.go).
 	selectFilesWithTracks string
 	// fileIDRange is the smallest and largest file id above ? (EachFile's
 	// pages are ranges of ids).

@@ -17,26 +17,20 @@ WHERE n.nspname = current_schema()`,
 	knownFiles: `SELECT id, path, size, mtime_ns, missing, probed_at IS NOT NULL FROM files WHERE path >= ? AND path < ?`,
 	upsertFile: `
 INSERT INTO files (path, size, mtime_ns, fingerprint, container, duration, bit_rate, probe_error,
-                   probed_at, missing, first_seen, last_seen, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, false, ?, ?, ?)
+                   probed_at, missing, first_seen, last_seen, updated_at, tracks_packed)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, false, ?, ?, ?, ?)
 ON CONFLICT (path) DO UPDATE SET
     size = excluded.size, mtime_ns = excluded.mtime_ns, fingerprint = excluded.fingerprint,
     container = excluded.container, duration = excluded.duration, bit_rate = excluded.bit_rate,
     probe_error = excluded.probe_error, probed_at = excluded.probed_at, missing = false,
-    last_seen = excluded.last_seen, updated_at = excluded.updated_at
+    last_seen = excluded.last_seen, updated_at = excluded.updated_at, tracks_packed = excluded.tracks_packed
 RETURNING id`,
 	deleteTracks: sqliteQueries.deleteTracks,
 	insertTrack:  sqliteQueries.insertTrack,
 	setMissing:   sqliteQueries.setMissing,
 	selectFiles:  sqliteQueries.selectFiles,
-	// The tracks packed exactly as SQLite's json_group_array writes them (no
-	// spaces, flags as 0 and 1), which is what unpackTracks reads; to_json
-	// quotes and escapes the strings.
-	selectFilesWithTracks: `SELECT ` + fileColumnsSQLite + `, (SELECT coalesce('[' || string_agg(concat('[', t.idx, ',',
-  t.is_default::int, ',', t.is_forced::int, ',', coalesce(t.channels, 0), ',', coalesce(t.width, 0), ',',
-  coalesce(t.height, 0), ',', to_json(t.type), ',', to_json(t.codec), ',', to_json(t.language), ',', to_json(t.title), ']'),
-  ',' ORDER BY t.idx) || ']', '[]')
- FROM tracks t WHERE t.file_id = files.id) FROM files`,
+	// The packed tracks are stored with the file (migration 00005).
+	selectFilesWithTracks: sqliteQueries.selectFilesWithTracks,
 	fileIDRange:    sqliteQueries.fileIDRange,
 	fileByID:       sqliteQueries.fileByID,
 	fileByPath:     sqliteQueries.fileByPath,

@@ -21,13 +21,13 @@ var sqliteQueries = queries{
 	knownFiles: `SELECT id, path, size, mtime_ns, missing, probed_at IS NOT NULL FROM files WHERE path >= ? AND path < ?`,
 	upsertFile: `
 INSERT INTO files (path, size, mtime_ns, fingerprint, container, duration, bit_rate, probe_error,
-                   probed_at, missing, first_seen, last_seen, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)
+                   probed_at, missing, first_seen, last_seen, updated_at, tracks_packed)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)
 ON CONFLICT (path) DO UPDATE SET
     size = excluded.size, mtime_ns = excluded.mtime_ns, fingerprint = excluded.fingerprint,
     container = excluded.container, duration = excluded.duration, bit_rate = excluded.bit_rate,
     probe_error = excluded.probe_error, probed_at = excluded.probed_at, missing = 0,
-    last_seen = excluded.last_seen, updated_at = excluded.updated_at
+    last_seen = excluded.last_seen, updated_at = excluded.updated_at, tracks_packed = excluded.tracks_packed
 RETURNING id`,
 	deleteTracks: `DELETE FROM tracks WHERE file_id = ?`,
 	insertTrack: `
@@ -36,12 +36,9 @@ INSERT INTO tracks (file_id, idx, type, codec, language, title, is_default, is_f
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	setMissing:  `UPDATE files SET missing = ?, updated_at = ? WHERE id = ?`,
 	selectFiles: `SELECT ` + fileColumnsSQLite + ` FROM files`,
-	// json_group_array does its work in C inside SQLite: one row per file is
-	// read instead of one per track, and reading a column costs more than
-	// building the JSON (docs/benchmarks.md, "Policy dry run").
-	selectFilesWithTracks: `SELECT ` + fileColumnsSQLite + `, (SELECT json_group_array(json_array(t.idx, t.is_default,
-  t.is_forced, coalesce(t.channels, 0), coalesce(t.width, 0), coalesce(t.height, 0), t.type, t.codec, t.language, t.title))
- FROM tracks t WHERE t.file_id = files.id) FROM files`,
+	// The packed tracks are stored with the file (migration 00005), so a file
+	// and its tracks are one row: no join, no aggregation per read.
+	selectFilesWithTracks: `SELECT ` + fileColumnsSQLite + `, tracks_packed FROM files`,
 	// Two subqueries, so that each is one seek of the rowid index.
 	fileIDRange: `SELECT (SELECT min(id) FROM files WHERE id > ?), (SELECT max(id) FROM files)`,
 	fileByID:    `SELECT ` + fileColumnsSQLite + ` FROM files WHERE id = ?`,

@@ -50,6 +50,8 @@ type Store struct {
 	logger  *slog.Logger
 	// pg is the connection settings on PostgreSQL (OpenPostgres), nil on SQLite.
 	pg *pgx.ConnConfig
+	// prepared are the page queries' prepared statements (stmts.go).
+	prepared stmts
 }
 
 type fileIdent struct{ dev, ino uint64 }
@@ -364,7 +366,7 @@ func (s *Store) Check(ctx context.Context) error {
 // Close checkpoints the WAL into the database file and closes every connection, so
 // that the file alone holds the catalogue after vpo exits.
 func (s *Store) Close(ctx context.Context) error {
-	var errs []error
+	errs := []error{s.closeStmts()}
 	if s.probe != nil {
 		errs = append(errs, s.probe.Close())
 	}

@@ -28,7 +28,9 @@ func evaluateSpec(sp *evalPolicy, f FileInfo) Plan {
 		}
 		return plan
 	}
-	tracks := slices.Clone(f.Tracks)
+	// Each phase's pass works on its own copy of its input (pass), so the
+	// file's tracks are read, never written.
+	tracks := f.Tracks
 	container := ContainerKind(f.Container)
 	outcomes := make(map[string]string, len(sp.phases))
 	modified := make(map[string]bool, len(sp.phases))
@@ -297,6 +299,9 @@ func isDialog(c Class) bool { return c == ClassAudioMain || c == ClassAudioAlter
 func (ev *phaseEval) filter(in, tracks []Track) ([]Track, error) {
 	ph := ev.ph
 	var remove []removal
+	if ph.keepAudio != nil || ph.keepSubtitles != nil || ph.filterAttachments != nil {
+		remove = make([]removal, 0, len(tracks))
+	}
 	if ka := ph.keepAudio; ka != nil {
 		var err error
 		if remove, err = ev.filterAudio(ka, tracks, remove); err != nil {
@@ -318,7 +323,7 @@ func (ev *phaseEval) filter(in, tracks []Track) ([]Track, error) {
 			default:
 				lang := NormalizeLanguage(t.Language)
 				if languageRank(lang, ks.languages) == len(ks.languages) {
-					remove = append(remove, removal{t.ID, "keep_subtitles: language " + lang + " not in languages"})
+					remove = append(remove, removal{t.ID, ks.notKept.get("keep_subtitles: language ", lang, " not in languages")})
 					ev.warnSpecialLanguage(t, lang, "keep_subtitles")
 					if ks.preserveForced && ev.wasForced(in, t.ID) {
 						ev.warn("track %d (subtitle) was forced, but subtitle_actions.clear_all_forced ran first, so preserve_forced did not keep it", t.ID)
@@ -350,7 +355,7 @@ func (ev *phaseEval) filter(in, tracks []Track) ([]Track, error) {
 		return tracks, nil
 	}
 	ev.removed = remove
-	kept := tracks[:0:0]
+	kept := make([]Track, 0, len(tracks))
 	for _, t := range tracks {
 		if !isRemoved(remove, t.ID) {
 			kept = append(kept, t)
@@ -382,8 +387,11 @@ func (ev *phaseEval) warnSpecialLanguage(t Track, lang, op string) {
 
 func (ev *phaseEval) filterAudio(ka *keepAudioSpec, tracks []Track, remove []removal) ([]removal, error) {
 	cls := ev.sp.classifier
-	var audio []Track
-	var classes []Class
+	// On the stack for a file's usual handful of audio tracks.
+	var audioBuf [16]Track
+	var classBuf [16]Class
+	var reasonBuf [16]string
+	audio, classes := audioBuf[:0], classBuf[:0]
 	hasDialog := false
 	for _, t := range tracks {
 		if t.Type == TypeAudio {
@@ -396,7 +404,12 @@ func (ev *phaseEval) filterAudio(ka *keepAudioSpec, tracks []Track, remove []rem
 	if len(audio) == 0 {
 		return remove, nil
 	}
-	reason := make([]string, len(audio)) // "" = kept
+	var reason []string // "" = kept
+	if len(audio) > len(reasonBuf) {
+		reason = make([]string, len(audio))
+	} else {
+		reason = reasonBuf[:len(audio)]
+	}
 	for i, t := range audio {
 		switch classes[i] {
 		case ClassAudioMusic:
@@ -426,7 +439,7 @@ func (ev *phaseEval) filterAudio(ka *keepAudioSpec, tracks []Track, remove []rem
 		}
 		lang := NormalizeLanguage(t.Language)
 		if languageRank(lang, ka.languages) == len(ka.languages) {
-			reason[i] = "keep_audio: language " + lang + " not in languages"
+			reason[i] = ka.notKept.get("keep_audio: language ", lang, " not in languages")
 		}
 	}
 	// minimum counts the dialogue tracks kept (not commentary, music,
@@ -583,7 +596,14 @@ func (ev *phaseEval) order(tracks []Track, container string) []Track {
 	type keyed struct {
 		slot, lang, id int
 	}
-	keys := make([]keyed, len(tracks))
+	var keyBuf [32]keyed
+	var idxBuf [32]int
+	var keys []keyed
+	if len(tracks) > len(keyBuf) {
+		keys = make([]keyed, len(tracks))
+	} else {
+		keys = keyBuf[:len(tracks)]
+	}
 	attachSlot := -1
 	for i, t := range tracks {
 		c := cls.Classify(t)
@@ -620,7 +640,12 @@ func (ev *phaseEval) order(tracks []Track, container string) []Track {
 			}
 		}
 	}
-	idx := make([]int, len(tracks))
+	var idx []int
+	if len(tracks) > len(idxBuf) {
+		idx = make([]int, len(tracks))
+	} else {
+		idx = idxBuf[:len(tracks)]
+	}
 	for i := range idx {
 		idx[i] = i
 	}

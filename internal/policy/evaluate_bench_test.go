@@ -51,3 +51,20 @@ func BenchmarkEvaluateUncompiled(b *testing.B) {
 		_ = Evaluate(p, f)
 	}
 }
+
+// BenchmarkEvaluateOutcome is what a dry run does per file: evaluate, then
+// take the plan's outcome for the summary.
+func BenchmarkEvaluateOutcome(b *testing.B) {
+	e, err := Compile(benchPolicy())
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := benchFile()
+	b.ReportAllocs()
+	start := time.Now()
+	for b.Loop() {
+		p := e.Evaluate(f)
+		_ = p.Outcome()
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "files/s")
+}

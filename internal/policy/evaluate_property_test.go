@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -128,7 +129,8 @@ func propertyPolicies() map[string]*Policy {
 // TestEvaluateProperties checks over generated track lists, for every
 // phase operation, that evaluation is deterministic, that evaluating the
 // policy against the plan's result gives an empty plan (idempotence), that
-// Apply and Result agree, and that defaults stay single.
+// Apply and Result agree, that defaults stay single, and that the file's
+// tracks are left as they were (the evaluator works on copies).
 func TestEvaluateProperties(t *testing.T) {
 	policies := propertyPolicies()
 	for _, seed := range []uint64{1, 2, 3} {
@@ -144,7 +146,11 @@ func TestEvaluateProperties(t *testing.T) {
 					t.Fatal(err)
 				}
 				for _, f := range files {
+					input := slices.Clone(f.Tracks)
 					plan := e.Evaluate(f)
+					if !slices.Equal(f.Tracks, input) {
+						t.Fatalf("Evaluate changed its input tracks: %s, were %s", summary(f.Tracks), summary(input))
+					}
 					again := e.Evaluate(f)
 					if !reflect.DeepEqual(plan, again) {
 						t.Fatalf("not deterministic for %s", summary(f.Tracks))

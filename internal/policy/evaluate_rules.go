@@ -359,6 +359,9 @@ func diffPhase(pp *PhasePlan, in, out []Track, removed []removal) {
 	}
 	k := 0 // position in out of the next kept track, if the order is kept
 	reordered := false
+	if n := len(in) - len(out); n > 0 {
+		pp.Removals = make([]Removal, 0, n)
+	}
 	for _, t := range in {
 		if indexOf(out, t.ID) < 0 {
 			pp.Removals = append(pp.Removals, Removal{Track: t.ID, Reason: reasonOf(removed, t.ID)})
@@ -375,6 +378,14 @@ func diffPhase(pp *PhasePlan, in, out []Track, removed []removal) {
 			pp.Order[j] = o.ID
 		}
 	}
+	changes := 0
+	for _, t := range out {
+		b := &in[indexOf(in, t.ID)]
+		changes += count(b.Default != t.Default) + count(b.Forced != t.Forced) + count(b.Language != t.Language) + count(b.Title != t.Title)
+	}
+	if changes > 0 {
+		pp.Changes = make([]Change, 0, changes)
+	}
 	for _, t := range out {
 		b := &in[indexOf(in, t.ID)]
 		if b.Default != t.Default {
@@ -390,4 +401,11 @@ func diffPhase(pp *PhasePlan, in, out []Track, removed []removal) {
 			pp.Changes = append(pp.Changes, Change{Track: t.ID, Field: FieldTitle, From: b.Title, To: t.Title})
 		}
 	}
+}
+
+func count(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

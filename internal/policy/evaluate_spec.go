@@ -1,6 +1,36 @@
 package policy
 
-import "regexp"
+import (
+	"regexp"
+	"sync"
+	"sync/atomic"
+)
+
+// reasonCache holds one removal reason per language ("keep_audio: language fra
+// not in languages"), so that a dry run over many files builds each reason once,
+// not once per removed track. It is safe for concurrent use, as an Evaluator is.
+type reasonCache struct {
+	m sync.Map // language -> reason
+	n atomic.Int32
+}
+
+// maxCachedReasons bounds a reasonCache: language codes are few, but a file's
+// tag is any text.
+const maxCachedReasons = 512
+
+// get returns prefix + lang + suffix, built once per lang.
+func (c *reasonCache) get(prefix, lang, suffix string) string {
+	if v, ok := c.m.Load(lang); ok {
+		return v.(string)
+	}
+	r := prefix + lang + suffix
+	if c.n.Load() < maxCachedReasons {
+		if _, loaded := c.m.LoadOrStore(lang, r); !loaded {
+			c.n.Add(1)
+		}
+	}
+	return r
+}
 
 // The evaluator works on these compiled forms of a policy. They mirror the
 // V13 schema one to one; compileSpec (evaluate_compile.go) builds them from
@@ -49,8 +79,10 @@ const (
 
 type keepAudioSpec struct {
 	languages []string // normalized
-	minimum   int
-	fallback  string // one of the fallback modes; "" is error
+	// notKept is the removal reason of a language not in languages.
+	notKept  reasonCache
+	minimum  int
+	fallback string // one of the fallback modes; "" is error
 	// V10 music / sfx / non-speech handling (defaults all true).
 	keepMusic, musicExempt         bool
 	keepSFX, sfxExempt             bool
@@ -58,7 +90,8 @@ type keepAudioSpec struct {
 }
 
 type keepSubtitlesSpec struct {
-	languages      []string // normalized; nil keeps every language
+	languages      []string    // normalized; nil keeps every language
+	notKept        reasonCache // the removal reason of a language not in languages
 	preserveForced bool
 	removeAll      bool
 }

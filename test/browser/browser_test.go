@@ -211,6 +211,29 @@ func (d *daemon) apiJobs(t *testing.T) []map[string]any {
 	return body.Jobs
 }
 
+// waitIdle waits until no job is queued or running: the dashboard reloads
+// itself when a job finishes, which would pull the page from under a check.
+func (d *daemon) waitIdle(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var busy []string
+		for _, j := range d.apiJobs(t) {
+			switch st, _ := j["state"].(string); st {
+			case "queued", "running", "scheduled", "retryable", "pending", "available":
+				busy = append(busy, fmt.Sprintf("%v:%s", j["id"], st))
+			}
+		}
+		if len(busy) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("jobs still busy after 60 s: %v", busy)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // watcher records what a page must not do: console errors, uncaught exceptions,
 // failed requests, responses with an error status, dialogs.
 type watcher struct {
@@ -812,6 +835,7 @@ func TestBrowser(t *testing.T) {
 
 	t.Run("logout", func(t *testing.T) {
 		b.t = t
+		d.waitIdle(t)
 		b.do("open dashboard", chromedp.Navigate(ui))
 		// The event stream is connected.
 		if st := run(b, "live status", chromedp.Poll[string](`(() => { const s = document.getElementById("live-status").textContent; return s === "Live" ? s : null })()`)); st != "Live" {

@@ -908,6 +908,7 @@ no_lang() {
 	[[ -n $env ]] && ! grep -qE '^(LANG|LC_ALL|LC_CTYPE)=' <<<"$env"
 }
 check "A  vpo runs as vpomedia with no LANG/LC_ALL in its environment (the C locale) ($(prop User))" no_lang
+CUR_A=$(jcursor)
 JOB_AS=$(submit_scan /srv/apply)
 scanned_two() { [[ -n $JOB_AS ]] && wait_for 20 job_state_is "$JOB_AS" completed && jqt '.progress.probed == 2' <<<"$(job_json "$JOB_AS")"; }
 check "A  scan of /srv/apply: both non-ASCII names probed" scanned_two
@@ -918,7 +919,11 @@ applied_two() {
 	[[ -n $JOB_AA ]] && wait_for 60 job_state_is "$JOB_AA" completed &&
 		jqt '.progress.changed == 2 and (.progress.failed // 0) == 0' <<<"$(job_json "$JOB_AA")"
 }
-check "A  apply job: both files changed, none failed ($(job_json "$JOB_AA" | jq -c '.progress // empty' 2>/dev/null))" applied_two
+check "A  apply job: both files changed, none failed" applied_two
+if [[ ${RESULTS[-1]} == FAIL* ]]; then
+	info "job $JOB_AA: $(job_json "$JOB_AA" | jq -c '{state, error, progress}' 2>/dev/null)"
+	jshow "$CUR_A" -u vpo.service
+fi
 one_audio() {
 	local f n
 	for f in "$A1" "$A2"; do

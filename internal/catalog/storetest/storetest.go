@@ -303,6 +303,24 @@ func testListFileEntries(t *testing.T, s *catalog.Store, textIsUTF8 bool) {
 	if err != nil || len(entries) != 0 {
 		t.Errorf("past the end: %+v, %v", entries, err)
 	}
+	// Recorded again (a rescan of a changed file, an apply), a file lists its
+	// new tracks only; recorded as unreadable, none.
+	if _, err := s.RecordFile(ctx, obs("/m/a.mkv", video, fra)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RecordFile(ctx, catalog.Observation{Path: "/m/c.mkv", Size: 3, ModTime: time.Unix(3, 0), ProbeError: "ffprobe failed"}); err != nil {
+		t.Fatal(err)
+	}
+	entries, err = s.ListFileEntries(ctx, catalog.FileFilter{Limit: 10})
+	if err != nil || len(entries) != 4 {
+		t.Fatalf("after recording again: %d entries, %v", len(entries), err)
+	}
+	if got, want := entries[0].Tracks, []catalog.TrackSummary{summary(video), summary(fra)}; !reflect.DeepEqual(got, want) {
+		t.Errorf("a.mkv recorded again: tracks %+v, want %+v", got, want)
+	}
+	if entries[2].Tracks != nil {
+		t.Errorf("c.mkv recorded as unreadable: tracks %+v, want none", entries[2].Tracks)
+	}
 }
 
 func testProgressAndNotes(t *testing.T, s *catalog.Store) {
