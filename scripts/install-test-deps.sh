@@ -3,11 +3,12 @@
 # to make test media), mkvtoolnix (mkvmerge and mkvpropedit for apply), chromium (the
 # browser tests of the web UI), wrk and hyperfine (benchmarks), sqlite3 (fault tests), gcc
 # (the race detector needs cgo), debootstrap, systemd-container and jq (the
-# real-systemd tests). Quick when everything is already there. The Go tools
+# real-systemd tests), postgresql (initdb and pg_ctl: internal/pgtest starts a
+# throwaway server for the PostgreSQL backend's tests). Quick when everything is already there. The Go tools
 # (golangci-lint, at the version pinned in the Makefile) come from `make tools`,
 # which `make test-deps` runs after this script.
 set -euo pipefail
-pkgs=(ffmpeg mkvtoolnix chromium wrk hyperfine sqlite3 gcc libc6-dev debootstrap systemd-container curl ca-certificates procps iproute2 jq)
+pkgs=(ffmpeg mkvtoolnix chromium wrk hyperfine sqlite3 gcc libc6-dev debootstrap systemd-container curl ca-certificates procps iproute2 jq postgresql)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

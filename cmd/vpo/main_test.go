@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -25,6 +26,7 @@ import (
 
 	"github.com/vpo-project/vpo/internal/catalog"
 	"github.com/vpo-project/vpo/internal/catalog/migrations"
+	"github.com/vpo-project/vpo/internal/pgtest"
 	"github.com/vpo-project/vpo/internal/testmedia"
 	_ "modernc.org/sqlite"
 )
@@ -34,10 +36,16 @@ var update = flag.Bool("update", false, "update testscript golden files")
 // TestMain makes the test binary double as the vpo binary: testscript runs "vpo" in
 // scripts as a real child process, so signals, exit codes and streams are real.
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(pgtestMain{m}, map[string]func(){
 		"vpo": func() { os.Exit(run()) },
 	})
 }
+
+// pgtestMain runs the tests through pgtest.Main, which stops the PostgreSQL
+// cluster of TestScriptsPostgres once the tests are done.
+type pgtestMain struct{ m *testing.M }
+
+func (p pgtestMain) Run() int { return pgtest.Main(p.m) }
 
 // TestScripts runs the end-to-end scripts in testdata/script.
 func TestScripts(t *testing.T) {
@@ -56,7 +64,18 @@ func ScriptParams(t *testing.T, dir string) testscript.Params {
 			// The catalogue schema this vpo migrates to, so that scripts need
 			// no edit when a migration is added.
 			env.Setenv("SCHEMA", strconv.FormatInt(catalog.LatestSchemaVersion(), 10))
+			env.Setenv("BACKEND", "sqlite")
 			return os.MkdirAll(env.WorkDir+"/home", 0o755)
+		},
+		Condition: func(cond string) (bool, error) {
+			// The backend: SQLite here; TestScriptsPostgres sets its own.
+			switch cond {
+			case "sqlite":
+				return true, nil
+			case "postgres":
+				return false, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"freeport":   cmdFreeport,
@@ -104,10 +123,15 @@ func cmdHoldPort(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Defer(func() { ln.Close() })
 }
 
-// waithealth URL STATUS [SECONDS]: polls URL until it answers with STATUS.
+// waithealth URL STATUS [SECONDS [BODYREGEXP]]: polls URL until it answers with
+// STATUS (and a body that matches BODYREGEXP, when given).
 func cmdWaitHealth(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) < 2 {
-		ts.Fatalf("usage: waithealth URL STATUS [SECONDS]")
+		ts.Fatalf("usage: waithealth URL STATUS [SECONDS [BODYREGEXP]]")
+	}
+	var bodyRE *regexp.Regexp
+	if len(args) > 3 {
+		bodyRE = regexp.MustCompile(args[3])
 	}
 	want, err := strconv.Atoi(args[1])
 	ts.Check(err)
@@ -125,7 +149,7 @@ func cmdWaitHealth(ts *testscript.TestScript, neg bool, args []string) {
 		if err == nil {
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode == want {
+			if resp.StatusCode == want && (bodyRE == nil || bodyRE.Match(body)) {
 				fmt.Fprintf(ts.Stdout(), "%s", body)
 				return
 			}

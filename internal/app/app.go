@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"path/filepath"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
 	"github.com/vpo-project/vpo/internal/apply"
@@ -49,6 +50,11 @@ type App struct {
 	Jobs *jobs.Engine
 	// Schedule is the roots' scheduled rescans, River periodic jobs of Jobs.
 	Schedule *schedule.Scheduler
+	// Node is this process's name on PostgreSQL (River's client ID); "" on SQLite.
+	Node string
+
+	// pool is the job queue's pgx pool on PostgreSQL (nil on SQLite).
+	pool *pgxpool.Pool
 }
 
 // Schema says what Open does with the catalogue's and the job queue's schemas.
@@ -88,11 +94,26 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, schema S
 	if schema == Migrate {
 		mode = catalog.ApplyMigrations
 	}
+	if cfg.Postgres() {
+		return openPostgres(ctx, cfg, logger, schema, mode, o)
+	}
 	store, err := catalog.OpenMode(ctx, cfg.DatabasePath, logging.Component(logger, "db"), mode)
 	if err != nil {
 		return nil, err
 	}
-	a, err := build(ctx, store, cfg, logger, schema, o)
+	jobsLog := logging.Component(logger, "jobs")
+	if schema == Migrate {
+		err = jobs.Migrate(ctx, store.DB(), jobsLog)
+		if err != nil {
+			err = fmt.Errorf("database %s: job queue schema: %w", cfg.DatabasePath, err)
+		}
+	} else {
+		err = jobs.EnsureSchema(ctx, store.DB(), cfg.DatabasePath, jobsLog)
+	}
+	var a *App
+	if err == nil {
+		a, err = build(store, nil, "", cfg, logger, o)
+	}
 	if err != nil {
 		_ = store.Close(context.WithoutCancel(ctx))
 		return nil, err
@@ -100,15 +121,53 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, schema S
 	return a, nil
 }
 
-func build(ctx context.Context, store *catalog.Store, cfg *config.Config, logger *slog.Logger, schema Schema, o options) (*App, error) {
-	jobsLog := logging.Component(logger, "jobs")
-	if schema == Migrate {
-		if err := jobs.Migrate(ctx, store.DB(), jobsLog); err != nil {
-			return nil, fmt.Errorf("database %s: job queue schema: %w", cfg.DatabasePath, err)
+// openPostgres is Open on PostgreSQL: the catalogue through database/sql, the
+// job queue on a pgx pool of its own with River's riverpgxv5 driver.
+func openPostgres(ctx context.Context, cfg *config.Config, logger *slog.Logger, schema Schema, mode catalog.Mode, o options) (*App, error) {
+	var store *catalog.Store
+	var pool *pgxpool.Pool
+	// Nodes starting at once migrate one after the other.
+	err := catalog.WithMigrationLock(ctx, cfg.Database.URL, cfg.Database.Password, func() error {
+		var err error
+		store, err = catalog.OpenPostgres(ctx, cfg.Database.URL, cfg.Database.Password, logging.Component(logger, "db"), mode)
+		if err != nil {
+			return err
 		}
-	} else if err := jobs.EnsureSchema(ctx, store.DB(), cfg.DatabasePath, jobsLog); err != nil {
+		pool, err = jobs.OpenPool(ctx, store.PostgresConnConfig(), cfg.Jobs.Workers)
+		if err != nil {
+			return fmt.Errorf("database %s: %w", store.Path(), err)
+		}
+		jobsLog := logging.Component(logger, "jobs")
+		if schema == Migrate {
+			if err := jobs.MigratePostgres(ctx, pool, jobsLog); err != nil {
+				return fmt.Errorf("database %s: job queue schema: %w", store.Path(), err)
+			}
+			return nil
+		}
+		return jobs.EnsureSchemaPostgres(ctx, pool, store.Path(), jobsLog)
+	})
+	var a *App
+	if err == nil {
+		a, err = build(store, pool, NodeName(cfg), cfg, logger, o)
+	}
+	if err != nil {
+		if pool != nil {
+			pool.Close()
+		}
+		if store != nil {
+			_ = store.Close(context.WithoutCancel(ctx))
+		}
 		return nil, err
 	}
+	return a, nil
+}
+
+// NodeName is this process's node name on PostgreSQL: node.name, else the
+// host name.
+func NodeName(cfg *config.Config) string { return cfg.NodeName() }
+
+func build(store *catalog.Store, pool *pgxpool.Pool, node string, cfg *config.Config, logger *slog.Logger, o options) (*App, error) {
+	jobsLog := logging.Component(logger, "jobs")
 	scanLog := logging.Component(logger, "scan")
 	scanner, err := library.NewScanner(library.Options{
 		Store:      store,
@@ -145,6 +204,7 @@ func build(ctx context.Context, store *catalog.Store, cfg *config.Config, logger
 		RequireApproval: cfg.Policies.RequireApproval,
 		Logger:          applyLog,
 		Observer:        applyObserver(o.metrics),
+		Node:            node,
 	})
 	var engine *jobs.Engine
 	sched, err := schedule.New(cfg.Library.RootConfigs, func() schedule.RunStatuser { return engine },
@@ -152,17 +212,24 @@ func build(ctx context.Context, store *catalog.Store, cfg *config.Config, logger
 	if err != nil {
 		return nil, err // config.Load validates the schedules, so this is not expected
 	}
-	engine, err = jobs.New(store.DB(), jobs.Config{
+	jcfg := jobs.Config{
 		Periodic:    sched.PeriodicJobs(),
 		Workers:     cfg.Jobs.Workers,
 		JobTimeout:  cfg.Jobs.JobTimeout,
 		MaxAttempts: maxAttempts,
 		Logger:      jobsLog,
 		Observer:    jobObserver(o.metrics),
-	}, func(ws *river.Workers) {
+		ClientID:    node,
+	}
+	register := func(ws *river.Workers) {
 		workers.Register(ws)
 		svc.Register(ws)
-	})
+	}
+	if pool != nil {
+		engine, err = jobs.NewPostgres(pool, jcfg, register)
+	} else {
+		engine, err = jobs.New(store.DB(), jcfg, register)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +237,7 @@ func build(ctx context.Context, store *catalog.Store, cfg *config.Config, logger
 		return followUp(ctx, engine, a, metadata)
 	})
 	return &App{Store: store, Scanner: scanner, Workers: workers, Plans: svc, JournalDir: journalDir, Jobs: engine,
-		Schedule: sched}, nil
+		Schedule: sched, Node: node, pool: pool}, nil
 }
 
 // followUp submits the plan or apply job a watched root's scan job asks for
@@ -228,4 +295,10 @@ func jobObserver(m *metrics.Metrics) jobs.Observer {
 
 // Close checkpoints and closes the catalogue. The engine must be stopped (or never
 // started) first.
-func (a *App) Close(ctx context.Context) error { return a.Store.Close(ctx) }
+func (a *App) Close(ctx context.Context) error {
+	_ = a.Jobs.Close()
+	if a.pool != nil {
+		a.pool.Close()
+	}
+	return a.Store.Close(ctx)
+}

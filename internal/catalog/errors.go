@@ -1,9 +1,14 @@
 package catalog
 
 import (
+	"database/sql/driver"
 	"errors"
+	"io"
+	"net"
 	"strings"
 	"syscall"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -26,6 +31,10 @@ var (
 	ErrReadOnly = errors.New("database is read-only")
 	// ErrCorrupt means the file is not a database or its content is damaged.
 	ErrCorrupt = errors.New("database is corrupt")
+	// ErrUnavailable means the database server cannot be reached or refused the
+	// connection (PostgreSQL: down, restarting, too many connections, network).
+	// The operation may succeed once it is back.
+	ErrUnavailable = errors.New("database is unavailable")
 )
 
 // classified is an error that is both its driver error and a sentinel.
@@ -54,6 +63,9 @@ func Classify(err error) error {
 }
 
 func sentinelOf(err error) error {
+	if ok, s := postgresSentinel(err); ok {
+		return s
+	}
 	var se *sqlite.Error
 	if errors.As(err, &se) {
 		switch se.Code() & 0xff {
@@ -90,4 +102,40 @@ func sentinelOf(err error) error {
 		return ErrCorrupt
 	}
 	return nil
+}
+
+// postgresSentinel classifies the errors of pgx and PostgreSQL (SQLSTATE codes,
+// https://www.postgresql.org/docs/current/errcodes-appendix.html); ok is false
+// for an error that is not PostgreSQL's.
+func postgresSentinel(err error) (bool, error) {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case pe.Code == "55P03", pe.Code == "40001", pe.Code == "40P01":
+			// lock_not_available (lock_timeout), serialization_failure, deadlock_detected.
+			return true, ErrBusy
+		case pe.Code == "53100":
+			return true, ErrFull
+		case pe.Code == "25006":
+			return true, ErrReadOnly
+		case pe.Code == "XX001", pe.Code == "XX002":
+			return true, ErrCorrupt
+		case strings.HasPrefix(pe.Code, "08"), pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03",
+			pe.Code == "53300", pe.Code == "28P01", pe.Code == "28000", pe.Code == "3D000":
+			// Connection exceptions, the server shutting down or starting, too
+			// many connections, a refused login, a missing database.
+			return true, ErrUnavailable
+		}
+		return true, nil
+	}
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return true, ErrUnavailable
+	}
+	var ne *net.OpError
+	if errors.Is(err, driver.ErrBadConn) || errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return true, ErrUnavailable
+	}
+	return false, nil
 }

@@ -157,7 +157,7 @@ func (s *Store) recordFileTx(ctx context.Context, tx *sql.Tx, o Observation, now
 	}
 	err := tx.QueryRowContext(ctx, s.q.upsertFile,
 		pathArg(o.Path), o.Size, o.ModTime.UnixNano(), o.Fingerprint, container, duration, bitRate, o.ProbeError,
-		probedAt, now, now, now, packTracks(nil, tracks)).Scan(&id)
+		probedAt, now, now, now, string(packTracks(nil, tracks))).Scan(&id)
 	if err != nil {
 		return 0, err
 	}

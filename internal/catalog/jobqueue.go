@@ -16,10 +16,21 @@ import (
 type JobQueue struct {
 	db *sql.DB
 	q  *queries
+	// node is River's client ID of this process on PostgreSQL: Running lists
+	// only the running jobs it was the last to attempt.
+	node string
 }
 
 // NewJobQueue returns the job queue queries over db, the pool River uses.
 func NewJobQueue(db *sql.DB) *JobQueue { return &JobQueue{db: db, q: &sqliteQueries} }
+
+// NewPostgresJobQueue returns the job queue queries on PostgreSQL over db (a
+// database/sql view of River's pgx pool). node is this process's River client
+// ID: JobQueueTx.Running lists only the running jobs it attempted last, since
+// other nodes' jobs are theirs.
+func NewPostgresJobQueue(db *sql.DB, node string) *JobQueue {
+	return &JobQueue{db: db, q: &postgresQueries, node: node}
+}
 
 // riverTime formats t as River's SQLite driver stores timestamps (UTC, millisecond
 // precision, SQLite's "YYYY-MM-DD HH:MM:SS.SSS"), so that text comparisons with
@@ -103,8 +114,9 @@ type RequeuedJob struct {
 
 // JobQueueTx is a JobQueue transaction, from JobQueue.WithTx.
 type JobQueueTx struct {
-	tx *sql.Tx
-	q  *queries
+	tx   *sql.Tx
+	q    *queries
+	node string
 }
 
 // WithTx runs fn in one write transaction, committed if fn returns nil.
@@ -114,7 +126,7 @@ func (j *JobQueue) WithTx(ctx context.Context, fn func(tx *JobQueueTx) error) er
 		return fmt.Errorf("begin transaction: %w", Classify(err))
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	if err := fn(&JobQueueTx{tx: tx, q: j.q}); err != nil {
+	if err := fn(&JobQueueTx{tx: tx, q: j.q, node: j.node}); err != nil {
 		return Classify(err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -127,7 +139,11 @@ func (j *JobQueue) WithTx(ctx context.Context, fn func(tx *JobQueueTx) error) er
 // top-level metadata key) into each one's Counter. Malformed metadata reads as
 // empty, as River's own rescuer tolerates it.
 func (tx *JobQueueTx) Running(ctx context.Context, counterKey string) ([]StrandedJob, error) {
-	rows, err := tx.tx.QueryContext(ctx, tx.q.runningJobs, jsonKeyPath(counterKey))
+	args := []any{jsonKeyPath(counterKey)}
+	if tx.q == &postgresQueries {
+		args = append(args, tx.node)
+	}
+	rows, err := tx.tx.QueryContext(ctx, tx.q.runningJobs, args...)
 	if err != nil {
 		return nil, fmt.Errorf("select running jobs: %w", err)
 	}

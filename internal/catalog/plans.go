@@ -334,8 +334,20 @@ func (s *Store) ReleaseJobClaims(ctx context.Context, jobID int64) error {
 }
 
 // Claims lists the claimed files.
-func (s *Store) Claims(ctx context.Context) ([]Claim, error) {
-	rows, err := s.db.QueryContext(ctx, s.q.listClaims)
+func (s *Store) Claims(ctx context.Context) ([]Claim, error) { return s.claims(ctx, s.q.listClaims) }
+
+// StaleClaims lists the claims a starting daemon may clean up: on SQLite all of
+// them (its lock says no other daemon runs), on PostgreSQL those whose job is
+// not running on another node (node is this one's River client ID).
+func (s *Store) StaleClaims(ctx context.Context, node string) ([]Claim, error) {
+	if s.pg == nil {
+		return s.Claims(ctx)
+	}
+	return s.claims(ctx, s.q.staleClaims, node)
+}
+
+func (s *Store) claims(ctx context.Context, q string, args ...any) ([]Claim, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list file claims: %w", Classify(err))
 	}

@@ -103,7 +103,12 @@ type queries struct {
 	releaseFile      string
 	releaseJobClaims string
 	listClaims       string
+	staleClaims      string // PostgreSQL: ?1 this node's River client ID
 	clearClaims      string
+
+	upsertNode    string // name, version, pid, workers, started_at, heartbeat_at
+	listNodes     string
+	runningByNode string // id, kind, the River client that attempted it last
 
 	jobCounts          string
 	jobsDue            string

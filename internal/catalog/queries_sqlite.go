@@ -142,6 +142,14 @@ RETURNING job_id`,
 	listClaims:       `SELECT file_id, path, job_id, claimed_at FROM file_claims ORDER BY file_id`,
 	clearClaims:      `DELETE FROM file_claims`,
 
+	upsertNode: `
+INSERT INTO nodes (name, version, pid, workers, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (name) DO UPDATE SET version = excluded.version, pid = excluded.pid, workers = excluded.workers,
+    started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at`,
+	listNodes: `SELECT name, version, pid, workers, started_at, heartbeat_at FROM nodes ORDER BY name`,
+	// One daemon per SQLite database: every running job is its.
+	runningByNode: `SELECT id, kind, '' FROM river_job WHERE state = 'running' ORDER BY id`,
+
 	// River's table. River's SQLite driver stores timestamps as text in SQLite's
 	// "YYYY-MM-DD HH:MM:SS.SSS" (UTC) and errors and metadata as JSONB; the
 	// CASE guards tolerate malformed values as River's own rescue query does.

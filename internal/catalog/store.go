@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/pressly/goose/v3"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -47,6 +48,8 @@ type Store struct {
 	created bool
 	q       *queries
 	logger  *slog.Logger
+	// pg is the connection settings on PostgreSQL (OpenPostgres), nil on SQLite.
+	pg *pgx.ConnConfig
 	// prepared are the page queries' prepared statements (stmts.go).
 	prepared stmts
 }
@@ -243,6 +246,9 @@ func (s *Store) migrate(ctx context.Context, mode Mode) error {
 	s.latest = sources[len(sources)-1].Version
 	s.schema, err = s.dbVersion(ctx)
 	if err != nil {
+		if s.pg != nil {
+			return s.describePostgresError(err)
+		}
 		return s.describeOpenError(err)
 	}
 	if mode == InspectSchema {
@@ -267,6 +273,9 @@ func (s *Store) migrate(ctx context.Context, mode Mode) error {
 	}
 	results, err := p.Up(ctx)
 	if err != nil {
+		if s.pg != nil {
+			return fmt.Errorf("apply migrations: %w", s.describePostgresError(err))
+		}
 		return fmt.Errorf("database %s: apply migrations: %w", s.path, s.describeOpenError(err))
 	}
 	for _, r := range results {
@@ -278,6 +287,9 @@ func (s *Store) migrate(ctx context.Context, mode Mode) error {
 }
 
 func (s *Store) provider() (*goose.Provider, error) {
+	if s.pg != nil {
+		return s.postgresProvider()
+	}
 	fsys, err := fs.Sub(migrations.FS, ".")
 	if err != nil {
 		return nil, err
@@ -310,7 +322,8 @@ func (s *Store) Created() bool { return s.created }
 // DB returns the pool, shared with the job engine.
 func (s *Store) DB() *sql.DB { return s.db }
 
-// Path returns the database file's path.
+// Path returns the database file's path; on PostgreSQL, the database's URL
+// without password or parameters (DescribeURL).
 func (s *Store) Path() string { return s.path }
 
 // SchemaVersion returns the schema version the database is at.
@@ -321,6 +334,9 @@ func (s *Store) SchemaVersion() int64 { return s.schema }
 // query on the probe connection succeeds before ctx's deadline. It does no writes and
 // takes no lock a writer could be holding: in WAL mode a reader never waits for one.
 func (s *Store) Check(ctx context.Context) error {
+	if s.pg != nil {
+		return s.checkPostgres(ctx)
+	}
 	st, err := os.Stat(s.path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -353,6 +369,10 @@ func (s *Store) Close(ctx context.Context) error {
 	errs := []error{s.closeStmts()}
 	if s.probe != nil {
 		errs = append(errs, s.probe.Close())
+	}
+	// PostgreSQL has no checkpoint statement: nothing to fold back into a file.
+	if s.q.checkpoint == "" {
+		return errors.Join(append(errs, s.db.Close())...)
 	}
 	if _, err := s.db.ExecContext(ctx, s.q.checkpoint); err != nil {
 		errs = append(errs, fmt.Errorf("checkpoint database %s: %w", s.path, err))

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vpo-project/vpo/internal/app"
 	"github.com/vpo-project/vpo/internal/config"
 	"github.com/vpo-project/vpo/internal/doctor"
 	"github.com/vpo-project/vpo/internal/policy"
@@ -46,7 +47,7 @@ configuration error.`,
 			if err != nil {
 				return &ExitError{Code: ExitConfig, Err: err}
 			}
-			report := doctor.Run(cmd.Context(), cfg, doctor.Options{Policies: loadPolicies})
+			report := doctor.Run(cmd.Context(), cfg, doctor.Options{Policies: loadPolicies, Node: app.NodeName(cfg)})
 			if asJSON {
 				err = writeReportJSON(cmd.OutOrStdout(), report)
 			} else {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vpo-project/vpo/internal/app"
 	"github.com/vpo-project/vpo/internal/catalog"
 	"github.com/vpo-project/vpo/internal/config"
 	"github.com/vpo-project/vpo/internal/daemon"
@@ -48,6 +49,9 @@ database is newer than this vpo.`,
 				return err
 			}
 			ctx := cmd.Context()
+			if cfg.Postgres() {
+				return migratePostgres(ctx, env, cfg, status)
+			}
 			before, err := readSchemaStatus(ctx, cfg.DatabasePath)
 			if err != nil {
 				return err
@@ -164,4 +168,56 @@ func change(from, to int64) string {
 		return fmt.Sprintf("version %d, up to date", to)
 	}
 	return fmt.Sprintf("migrated from version %d to %d", from, to)
+}
+
+// migratePostgres is vpo migrate on PostgreSQL. Nodes may be running: the
+// migrations run under the database's migration lock, as a starting vpo serve
+// runs them.
+func migratePostgres(ctx context.Context, env Env, cfg *config.Config, statusOnly bool) error {
+	read := func() (schemaStatus, error) {
+		st := schemaStatus{exists: true}
+		store, err := catalog.OpenPostgres(ctx, cfg.Database.URL, cfg.Database.Password, logging.Discard(), catalog.InspectSchema)
+		if err != nil {
+			return st, err
+		}
+		defer store.Close(context.Background())
+		st.catalogue, st.catalogueLatest = store.SchemaVersion(), store.LatestSchemaVersion()
+		pool, err := jobs.OpenPool(ctx, store.PostgresConnConfig(), 1)
+		if err != nil {
+			return st, err
+		}
+		defer pool.Close()
+		st.queue, st.queueLatest, err = jobs.SchemaStatusPostgres(ctx, pool)
+		if err != nil {
+			return st, fmt.Errorf("database %s: %w", store.Path(), err)
+		}
+		return st, nil
+	}
+	before, err := read()
+	if err != nil {
+		return err
+	}
+	if statusOnly {
+		printSchemaStatus(env.Stdout, before)
+		if !before.upToDate() {
+			return &ExitError{Code: ExitFailure, Err: errors.New("schema migrations pending"), Reported: true}
+		}
+		return nil
+	}
+	logger, err := newLogger(env, cfg, nil)
+	if err != nil {
+		return &ExitError{Code: ExitConfig, Err: err}
+	}
+	a, err := app.Open(ctx, cfg, logger, app.Migrate)
+	if err != nil {
+		return err
+	}
+	_ = a.Close(context.Background())
+	after, err := read()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "catalogue schema: %s\n", change(before.catalogue, after.catalogue))
+	fmt.Fprintf(env.Stdout, "job queue schema: %s\n", change(int64(before.queue), int64(after.queue)))
+	return nil
 }

@@ -476,9 +476,9 @@ func (r *policyRun) tracks(ctx context.Context, e scan.Entry) (catalog.File, str
 }
 
 // isStoreFailure reports whether err is the catalogue failing (busy, full,
-// read-only, corrupt), as opposed to one file that cannot be read.
+// read-only, corrupt, unreachable), as opposed to one file that cannot be read.
 func isStoreFailure(err error) bool {
-	for _, s := range []error{catalog.ErrBusy, catalog.ErrFull, catalog.ErrReadOnly, catalog.ErrCorrupt} {
+	for _, s := range []error{catalog.ErrBusy, catalog.ErrFull, catalog.ErrReadOnly, catalog.ErrCorrupt, catalog.ErrUnavailable} {
 		if errors.Is(err, s) {
 			return true
 		}

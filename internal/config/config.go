@@ -68,7 +68,10 @@ type Config struct {
 	// File is the config file that was read, or "" when none was.
 	File string
 
+	// DatabasePath is the SQLite file; "" when Database.URL selects PostgreSQL.
 	DatabasePath string
+	Database     DatabaseConfig
+	Node         NodeConfig
 
 	Server   ServerConfig
 	Logging  LoggingConfig
@@ -82,6 +85,39 @@ type Config struct {
 	// effective value came from.
 	Sources map[string]Source
 }
+
+// DatabaseConfig is the [database] table: PostgreSQL instead of the SQLite file.
+type DatabaseConfig struct {
+	// URL is the PostgreSQL connection URL (postgres://user@host:port/dbname?...);
+	// "" keeps the SQLite file of database_path. Exactly one of the two is set.
+	// It may hold a password: it is shown only with the password redacted.
+	URL string
+	// PasswordFile holds the PostgreSQL password, read once at startup.
+	PasswordFile string
+	// Password is the password read from PasswordFile ("" when none: the URL's,
+	// PGPASSWORD or ~/.pgpass apply, as libpq's rules say). Secret.
+	Password string
+}
+
+// NodeConfig is the [node] table.
+type NodeConfig struct {
+	// Name is this daemon's node name; "" means the host name (see NodeName).
+	Name string
+}
+
+// NodeName is the node's name: node.name, else the host name, else "vpo".
+func (c *Config) NodeName() string {
+	if c.Node.Name != "" {
+		return c.Node.Name
+	}
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "vpo"
+}
+
+// Postgres reports whether the configuration selects PostgreSQL.
+func (c *Config) Postgres() bool { return c.Database.URL != "" }
 
 // ServerConfig is the [server] table.
 type ServerConfig struct {
@@ -400,6 +436,12 @@ func (c *Config) validate() error {
 	}
 	if err := c.validateAuth(); err != nil {
 		return err
+	}
+	if err := c.validateDatabase(); err != nil {
+		return err
+	}
+	if n := c.Node.Name; n != "" && (len(n) > 100 || strings.IndexFunc(n, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0) {
+		return c.fail("node.name", "%q must be at most 100 characters without spaces or control characters", n)
 	}
 	if err := c.validateAllowedHosts(); err != nil {
 		return err

@@ -70,6 +70,8 @@ type Spec struct {
 	Required bool
 	// Secret values are never logged or shown; only whether they are set is.
 	Secret bool
+	// HidePassword values are URLs shown with their password redacted.
+	HidePassword bool
 	// NotInFile settings cannot be set in the config file.
 	NotInFile bool
 	// Doc is a one-line description.
@@ -88,7 +90,14 @@ var defaultExtensions = []string{"mkv", "mp4", "m4v", "avi", "mov", "webm", "ts"
 // tables.
 var specs = []Spec{
 	{Key: "database_path", Env: "VPO_DATABASE_PATH", Kind: KindPath, Default: "library.db", DefaultDoc: "`~/.vpo/library.db`", Required: true,
-		Doc: "the SQLite file holding the catalogue and the job queue", field: func(c *Config) any { return &c.DatabasePath }},
+		Doc: "the SQLite file holding the catalogue and the job queue (not with `database.url`)", field: func(c *Config) any { return &c.DatabasePath }},
+	{Key: "database.url", Env: "VPO_DATABASE_URL", Kind: KindString, HidePassword: true,
+		Doc: "PostgreSQL instead of the SQLite file: `postgres://user@host:5432/dbname` (libpq URL; PG* variables and ~/.pgpass apply); not with `database_path`; shown with its password redacted", field: func(c *Config) any { return &c.Database.URL }},
+	{Key: "database.password_file", Env: "VPO_DATABASE_PASSWORD_FILE", Kind: KindPath,
+		Doc: "file holding the PostgreSQL password, read at startup (else the URL's, `PGPASSWORD` or ~/.pgpass)", field: func(c *Config) any { return &c.Database.PasswordFile }},
+
+	{Key: "node.name", Env: "VPO_NODE_NAME", Kind: KindString, DefaultDoc: "the host name",
+		Doc: "this vpo serve's name among the nodes that share a PostgreSQL `database.url`: one daemon per name (its lock), its jobs, `GET /api/nodes`", field: func(c *Config) any { return &c.Node.Name }},
 
 	{Key: "server.bind", Env: "VPO_SERVER_BIND", Flag: "bind", Kind: KindString, Default: DefaultBind,
 		Doc: "address to listen on", field: func(c *Config) any { return &c.Server.Bind }},
@@ -364,6 +373,9 @@ func (s *Spec) display(c *Config) any {
 	v := s.get(c)
 	if s.Secret {
 		return redact(fmt.Sprint(v))
+	}
+	if s.HidePassword {
+		return RedactURL(fmt.Sprint(v))
 	}
 	switch v := v.(type) {
 	case time.Duration:

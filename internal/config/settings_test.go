@@ -149,6 +149,11 @@ func TestDocExampleSetsEveryKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range Specs() {
+		// database.url excludes database_path: TestDocPostgresExample loads
+		// the PostgreSQL example.
+		if strings.HasPrefix(s.Key, "database.") {
+			continue
+		}
 		if !s.NotInFile && cfg.Sources[s.Key] != SourceFile {
 			t.Errorf("the example in docs/operations.md does not set %s", s.Key)
 		}
@@ -203,10 +208,25 @@ func TestEveryKeyEverySource(t *testing.T) {
 				}
 				v.toml, v.text, v.want = `"`+tok+`"`, tok, tok
 			}
+			// The PostgreSQL password is for a database.url.
+			var extraTOML string
+			var extraEnv map[string]string
+			if s.Key == "database.url" {
+				v.toml, v.text, v.want = `"postgres://vpo@db.example/vpo"`, "postgres://vpo@db.example/vpo", "postgres://vpo@db.example/vpo"
+			}
+			if s.Key == "database.password_file" {
+				extraTOML = "url = \"postgres://vpo@db.example/vpo\"\n"
+				extraEnv = map[string]string{"VPO_DATABASE_URL": "postgres://vpo@db.example/vpo"}
+				pw := filepath.Join(t.TempDir(), "pw")
+				if err := os.WriteFile(pw, []byte("secret\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				v.toml, v.text, v.want = `"`+pw+`"`, pw, pw
+			}
 			section, name, nested := strings.Cut(s.Key, ".")
 			toml := s.Key + " = " + v.toml + "\n"
 			if nested {
-				toml = "[" + section + "]\n" + name + " = " + v.toml + "\n"
+				toml = "[" + section + "]\n" + extraTOML + name + " = " + v.toml + "\n"
 			}
 			check := func(how string, cfg *Config, err error, want Source) {
 				t.Helper()
@@ -227,7 +247,11 @@ func TestEveryKeyEverySource(t *testing.T) {
 				check("file", cfg, err, SourceFile)
 			}
 			if s.Env != "" {
-				cfg, err := Load(Flags{}, Options{Home: home, Getenv: envFrom(map[string]string{s.Env: v.text})})
+				env := map[string]string{s.Env: v.text}
+				for k, x := range extraEnv {
+					env[k] = x
+				}
+				cfg, err := Load(Flags{}, Options{Home: home, Getenv: envFrom(env)})
 				check("environment", cfg, err, SourceEnv)
 			}
 			if s.Flag != "" {

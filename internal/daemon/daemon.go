@@ -20,6 +20,7 @@ import (
 
 	"github.com/vpo-project/vpo/internal/app"
 	"github.com/vpo-project/vpo/internal/apply"
+	"github.com/vpo-project/vpo/internal/catalog"
 	"github.com/vpo-project/vpo/internal/config"
 	"github.com/vpo-project/vpo/internal/httpapi"
 	"github.com/vpo-project/vpo/internal/jobs"
@@ -110,11 +111,14 @@ type daemon struct {
 	policies  *policy.Registry // loaded before the components start
 	metrics   *metrics.Metrics // the registry behind GET /metrics; no component of its own
 
-	lock   *Lock        // lock
-	app    *app.App     // store
-	api    *httpapi.API // api
-	ui     *web.UI      // api: the web UI, mounted under /ui/
-	probes struct {     // api: the background health probes
+	lock     *Lock     // lock (SQLite)
+	nodeLock *NodeLock // lock (PostgreSQL)
+	// beatStop and beatDone end and wait for the node's heartbeat (jobs).
+	beatStop, beatDone chan struct{}
+	app                *app.App     // store
+	api                *httpapi.API // api
+	ui                 *web.UI      // api: the web UI, mounted under /ui/
+	probes             struct {     // api: the background health probes
 		begin  chan struct{} // closed by the ready step: the probe rounds start
 		cancel context.CancelFunc
 		done   chan struct{}
@@ -168,7 +172,19 @@ func (d *daemon) shutdownContext() (context.Context, context.CancelFunc) {
 
 // lockDatabase takes the database's lock before anything touches the database: the
 // migrations and the re-queueing of interrupted jobs assume no other daemon works it.
-func (d *daemon) lockDatabase(context.Context) error {
+func (d *daemon) lockDatabase(ctx context.Context) error {
+	if d.cfg.Postgres() {
+		pc, err := catalog.PostgresConfig(d.cfg.Database.URL, d.cfg.Database.Password)
+		if err != nil {
+			return err
+		}
+		l, err := LockNode(ctx, pc, catalog.DescribeURL(d.cfg.Database.URL), app.NodeName(d.cfg))
+		if err != nil {
+			return err
+		}
+		d.nodeLock = l
+		return nil
+	}
 	l, err := LockDatabase(d.cfg.DatabasePath)
 	if err != nil {
 		return err
@@ -178,6 +194,12 @@ func (d *daemon) lockDatabase(context.Context) error {
 }
 
 func (d *daemon) unlockDatabase(context.Context) {
+	if d.nodeLock != nil {
+		if err := d.nodeLock.Release(); err != nil {
+			d.log.Warn("shutdown: releasing the node lock failed", "error", err.Error())
+		}
+		return
+	}
 	if err := d.lock.Release(); err != nil {
 		d.log.Warn("shutdown: releasing the database lock failed", "error", err.Error())
 	}
@@ -192,6 +214,11 @@ func (d *daemon) openStore(ctx context.Context) error {
 		return err
 	}
 	d.app = a
+	if a.Store.Postgres() {
+		logging.Component(d.logger, "db").Info("database ready", "database", a.Store.Path(), "node", a.Node,
+			"schema_version", a.Store.SchemaVersion(), "duration_ms", ms(time.Since(t)))
+		return nil
+	}
 	logging.Component(d.logger, "db").Info("database ready", "path", d.cfg.DatabasePath,
 		"schema_version", a.Store.SchemaVersion(), "duration_ms", ms(time.Since(t)))
 	return nil
@@ -383,7 +410,11 @@ func (d *daemon) startJobs(ctx context.Context) error {
 	}
 	logging.Component(d.logger, "jobs").Info("job queue ready", "requeued", n, "workers", d.cfg.Jobs.Workers,
 		"duration_ms", ms(time.Since(t)))
+	if err := d.startHeartbeat(ctx); err != nil {
+		return fmt.Errorf("record this node: %w", err)
+	}
 	if err := d.app.Jobs.Start(ctx); err != nil {
+		d.stopHeartbeat()
 		return fmt.Errorf("start job workers: %w", err)
 	}
 	return nil
@@ -405,6 +436,7 @@ func (d *daemon) stopJobs(ctx context.Context) {
 	} else {
 		d.log.Info("shutdown: job workers stopped", "duration_ms", ms(time.Since(t)))
 	}
+	d.stopHeartbeat()
 }
 
 // --- ready: serving, and the drain ------------------------------------------------

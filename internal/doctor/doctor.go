@@ -120,6 +120,9 @@ type Options struct {
 	ProcSys string
 	// ToolTimeout bounds each tool's version run; zero means DefaultToolTimeout.
 	ToolTimeout time.Duration
+	// Node is this machine's node name on PostgreSQL (whose vpo serve the
+	// doctor looks for).
+	Node string
 }
 
 // Run runs every check against cfg and returns their results.
@@ -130,7 +133,11 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) Report {
 		r = append(r, CheckTool(ctx, t, opts.ToolTimeout))
 	}
 	r = append(r, CheckDataDir(cfg.DataDir))
-	r = append(r, CheckDatabase(ctx, cfg.DatabasePath, cfg.DataDir)...)
+	if cfg.Postgres() {
+		r = append(r, CheckPostgres(ctx, cfg, opts.Node)...)
+	} else {
+		r = append(r, CheckDatabase(ctx, cfg.DatabasePath, cfg.DataDir)...)
+	}
 	r = append(r, CheckPolicies(cfg.Policies.Dir, opts.Policies)...)
 	r = append(r, CheckLibraryRoots(cfg.Library.Roots)...)
 	r = append(r, CheckInotify(opts.ProcSys)...)

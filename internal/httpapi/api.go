@@ -148,6 +148,9 @@ func newAPI(deps Deps, extra func(a *API)) *API {
 		a.handle("GET /api/files/{id}", a.handleGetFile)
 		a.registerPlans()
 		a.handle("GET /api/files/{id}/plan", a.handleFilePlan)
+		if deps.Store != nil {
+			a.handle("GET /api/nodes", a.handleListNodes)
+		}
 	}
 	if deps.Roots != nil {
 		a.handle("GET /api/roots", a.handleListRoots)

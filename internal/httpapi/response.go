@@ -58,6 +58,11 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	case errors.Is(err, catalog.ErrFull):
 		ae = errorf(http.StatusServiceUnavailable, "disk_full", "the disk holding the database is full; free some space and retry")
 		err = ae
+	case errors.Is(err, catalog.ErrUnavailable):
+		w.Header().Set("Retry-After", "5")
+		ae = errorf(http.StatusServiceUnavailable, "database_unavailable",
+			"the database server cannot be reached; retry later")
+		err = ae
 	}
 	if ae == nil && errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		// The client went away; there is nobody to answer and nothing went wrong.

@@ -115,6 +115,11 @@ type Config struct {
 	// (the daemon's metrics).
 	Observer Observer
 
+	// ClientID is River's client ID, recorded in each job's attempted_by: on
+	// PostgreSQL the node's name, so that a restarting node re-queues only the
+	// jobs it was running. Empty: River's default (host name and start time).
+	ClientID string
+
 	// stuckThreshold overrides River's JobStuckThreshold (time past the job
 	// timeout after which a job that did not return is "stuck"). Tests only.
 	stuckThreshold time.Duration
@@ -176,9 +181,14 @@ const (
 // before Start (jobs inserted then wait in the queue).
 type Engine struct {
 	db     *sql.DB
+	ownDB  bool // db is the engine's own (PostgreSQL): Close closes it
+	jq     *catalog.JobQueue
 	cfg    Config
 	log    *slog.Logger
-	client *river.Client[*sql.Tx]
+	client riverClient
+	// cooldown and poll are River's FetchCooldown and FetchPollInterval for
+	// the backend.
+	cooldown, poll time.Duration
 
 	mu        sync.Mutex
 	state     int
@@ -218,19 +228,33 @@ func New(db *sql.DB, cfg Config, register func(w *river.Workers)) (*Engine, erro
 	}
 
 	e := &Engine{
-		db:     db,
-		cfg:    cfg,
-		log:    cfg.Logger,
-		active: make(map[int64]struct{}),
-		stuck:  make(map[int64]struct{}),
+		db:       db,
+		jq:       catalog.NewJobQueue(db),
+		cfg:      cfg,
+		log:      cfg.Logger,
+		active:   make(map[int64]struct{}),
+		stuck:    make(map[int64]struct{}),
+		cooldown: FetchCooldown,
+		poll:     FetchPollInterval,
 	}
+	client, err := river.NewClient[*sql.Tx](pollOnlyDriver{riversqlite.New(db)}, e.riverConfig(workers))
+	if err != nil {
+		return nil, fmt.Errorf("jobs: river client: %w", err)
+	}
+	e.client = client
+	return e, nil
+}
 
-	rcfg := &river.Config{
+// riverConfig is the River configuration of e, on either backend.
+func (e *Engine) riverConfig(workers *river.Workers) *river.Config {
+	cfg := e.cfg
+	return &river.Config{
+		ID:                          cfg.ClientID,
 		CancelledJobRetentionPeriod: cfg.Retention,
 		CompletedJobRetentionPeriod: cfg.Retention,
 		DiscardedJobRetentionPeriod: cfg.Retention,
-		FetchCooldown:               FetchCooldown,
-		FetchPollInterval:           FetchPollInterval,
+		FetchCooldown:               e.cooldown,
+		FetchPollInterval:           e.poll,
 		JobStuckHandler:             e.onStuck,
 		JobStuckThreshold:           cfg.stuckThreshold,
 		JobTimeout:                  cfg.JobTimeout,
@@ -244,12 +268,19 @@ func New(db *sql.DB, cfg Config, register func(w *river.Workers)) (*Engine, erro
 		RescueStuckJobsAfter: cfg.JobTimeout + rescueMargin,
 		Workers:              workers,
 	}
-	client, err := river.NewClient[*sql.Tx](pollOnlyDriver{riversqlite.New(db)}, rcfg)
-	if err != nil {
-		return nil, fmt.Errorf("jobs: river client: %w", err)
-	}
-	e.client = client
-	return e, nil
+}
+
+// riverClient is what the engine uses of River's client, whichever its driver
+// (river.Client[*sql.Tx] on SQLite, river.Client[pgx.Tx] on PostgreSQL).
+type riverClient interface {
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+	StopAndCancel(ctx context.Context) error
+	Stopped() <-chan struct{}
+	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	JobGet(ctx context.Context, id int64) (*rivertype.JobRow, error)
+	JobList(ctx context.Context, params *river.JobListParams) (*river.JobListResult, error)
+	JobCancel(ctx context.Context, id int64) (*rivertype.JobRow, error)
 }
 
 // pollOnlyDriver is riversqlite's driver without its listener. riversqlite
@@ -291,8 +322,8 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.log.InfoContext(ctx, "job engine started",
 		slog.Int("workers", e.cfg.Workers),
 		slog.Duration("job_timeout", e.cfg.JobTimeout),
-		slog.Duration("fetch_cooldown", FetchCooldown),
-		slog.Duration("fetch_poll_interval", FetchPollInterval),
+		slog.Duration("fetch_cooldown", e.cooldown),
+		slog.Duration("fetch_poll_interval", e.poll),
 	)
 	return nil
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/riverqueue/river"
 	"go.uber.org/goleak"
 	_ "modernc.org/sqlite"
+
+	"github.com/vpo-project/vpo/internal/pgtest"
 )
 
 // TestMain fails the run if goroutines are left behind once all tests are
@@ -18,8 +20,14 @@ import (
 // ignored: modernc.org/sqlite starts none, and database/sql's connection
 // opener exits on Close.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(pgtestMain{m})
 }
+
+// pgtestMain runs the tests through pgtest.Main, which stops the PostgreSQL
+// cluster (if a test started it) before goleak looks for goroutines.
+type pgtestMain struct{ m *testing.M }
+
+func (p pgtestMain) Run() int { return pgtest.Main(p.m) }
 
 // openTestDB opens a fresh database in t.TempDir() exactly as vpo's catalogue
 // does, applies River's migrations, and closes it at cleanup.

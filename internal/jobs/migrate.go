@@ -28,7 +28,7 @@ var (
 // their migrations are tracked in river_migration, separately from vpo's own
 // migrations. Only `vpo serve` and `vpo migrate` call it on an existing database.
 func Migrate(ctx context.Context, db *sql.DB, logger *slog.Logger) error {
-	return migrate(ctx, db, logger, slog.LevelInfo)
+	return migrateWith(ctx, riversqlite.New(db), logger, slog.LevelInfo)
 }
 
 // EnsureSchema is for CLI commands other than `vpo serve` and `vpo migrate`: when
@@ -41,23 +41,24 @@ func EnsureSchema(ctx context.Context, db *sql.DB, dbPath string, logger *slog.L
 		return fmt.Errorf("database %s: %w", dbPath, err)
 	}
 	if current == 0 {
-		return migrate(ctx, db, logger, slog.LevelDebug)
+		return migrateWith(ctx, riversqlite.New(db), logger, slog.LevelDebug)
 	}
 	return CheckSchema(ctx, db, dbPath)
 }
 
-func migrate(ctx context.Context, db *sql.DB, logger *slog.Logger, level slog.Level) error {
+// migrateWith applies River's migrations through drv (either backend's driver).
+func migrateWith[TTx any](ctx context.Context, drv riverdriver.Driver[TTx], logger *slog.Logger, level slog.Level) error {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	// Refuse a newer schema with vpo's message rather than River's.
-	if current, latest, err := SchemaStatus(ctx, db); err != nil {
+	if current, latest, err := schemaStatusWith(ctx, drv); err != nil {
 		return err
 	} else if current > latest {
 		return fmt.Errorf("version %d is newer than this vpo supports (%d): upgrade vpo%w",
 			current, latest, hide(ErrSchemaTooNew))
 	}
-	migrator, err := newMigrator(db, logger)
+	migrator, err := newMigratorWith(drv, logger)
 	if err != nil {
 		return err
 	}
@@ -73,7 +74,11 @@ func migrate(ctx context.Context, db *sql.DB, logger *slog.Logger, level slog.Le
 }
 
 func newMigrator(db *sql.DB, logger *slog.Logger) (*rivermigrate.Migrator[*sql.Tx], error) {
-	migrator, err := rivermigrate.New(riversqlite.New(db), &rivermigrate.Config{
+	return newMigratorWith(riversqlite.New(db), logger)
+}
+
+func newMigratorWith[TTx any](drv riverdriver.Driver[TTx], logger *slog.Logger) (*rivermigrate.Migrator[TTx], error) {
+	migrator, err := rivermigrate.New(drv, &rivermigrate.Config{
 		// River's own migration lines are demoted (vpo logs each applied version
 		// itself), so that CLI commands do not print "No migrations to apply".
 		Logger: slog.New(quietHandler{logger.Handler()}).With(slog.String("lib", "river")),
@@ -87,11 +92,15 @@ func newMigrator(db *sql.DB, logger *slog.Logger) (*rivermigrate.Migrator[*sql.T
 // SchemaStatus returns the highest River migration applied to db (0 when River's
 // tables do not exist yet) and the newest this vpo's River has.
 func SchemaStatus(ctx context.Context, db *sql.DB) (current, latest int, err error) {
+	return schemaStatusWith(ctx, riversqlite.New(db))
+}
+
+func schemaStatusWith[TTx any](ctx context.Context, drv riverdriver.Driver[TTx]) (current, latest int, err error) {
 	latest = LatestSchemaVersion()
 	// The driver's executor, not migrator.ExistingVersions: that one fails on a
 	// version its bundle does not know, which is exactly the newer-schema case
 	// this must report.
-	exec := riversqlite.New(db).GetExecutor()
+	exec := drv.GetExecutor()
 	exists, err := exec.TableExists(ctx, &riverdriver.TableExistsParams{Table: "river_migration"})
 	if err != nil {
 		return 0, 0, fmt.Errorf("jobs: river schema version: %w", err)
@@ -124,7 +133,11 @@ func LatestSchemaVersion() int {
 // River version, and otherwise a one-line error naming dbPath that wraps
 // ErrSchemaTooNew or ErrSchemaPending.
 func CheckSchema(ctx context.Context, db *sql.DB, dbPath string) error {
-	current, latest, err := SchemaStatus(ctx, db)
+	return checkSchemaWith(ctx, riversqlite.New(db), dbPath)
+}
+
+func checkSchemaWith[TTx any](ctx context.Context, drv riverdriver.Driver[TTx], dbPath string) error {
+	current, latest, err := schemaStatusWith(ctx, drv)
 	if err != nil {
 		return fmt.Errorf("database %s: %w", dbPath, err)
 	}

@@ -222,7 +222,7 @@ func (e *Engine) CountsByKind(ctx context.Context) ([]KindCount, error) {
 }
 
 // queue is the store's queries on River's tables, over the engine's pool.
-func (e *Engine) queue() *catalog.JobQueue { return catalog.NewJobQueue(e.db) }
+func (e *Engine) queue() *catalog.JobQueue { return e.jq }
 
 // RunStatus reports on the jobs whose River metadata has value at key (a
 // top-level key), and on the newest of them of kind (catalog.JobQueue.RunStatus).

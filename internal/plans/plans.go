@@ -76,6 +76,7 @@ var ErrBadPolicy = errors.New("bad policy")
 
 // Service runs plan and apply jobs.
 type Service struct {
+	node     string // this node's River client ID on PostgreSQL
 	store    *catalog.Store
 	scanner  *library.Scanner
 	prober   probe.Runner
@@ -104,12 +105,15 @@ type Options struct {
 	Logger          *slog.Logger
 	// Observer, when not nil, is told of every rewrite attempted.
 	Observer ApplyObserver
+	// Node is this node's River client ID on PostgreSQL: Recover leaves the
+	// claims of jobs running on other nodes alone.
+	Node string
 }
 
 // New returns the service.
 func New(o Options) *Service {
 	return &Service{store: o.Store, scanner: o.Scanner, prober: o.Scanner.Prober(), exec: o.Executor,
-		dir: o.PoliciesDir, approval: o.RequireApproval, logger: o.Logger, observer: o.Observer}
+		dir: o.PoliciesDir, approval: o.RequireApproval, logger: o.Logger, observer: o.Observer, node: o.Node}
 }
 
 // Register adds the plan and apply workers to River's registry.
@@ -583,7 +587,7 @@ func (s *Service) toolVersion(ctx context.Context, name string) string {
 // catalogue may still hold the version before the apply) and the claims dropped,
 // each logged. Journals are replayed by the caller (apply.ReplayJournals) first.
 func (s *Service) Recover(ctx context.Context, log *slog.Logger) error {
-	claims, err := s.store.Claims(ctx)
+	claims, err := s.store.StaleClaims(ctx, s.node)
 	if err != nil {
 		return err
 	}
@@ -618,5 +622,14 @@ func (s *Service) Recover(ctx context.Context, log *slog.Logger) error {
 	if len(claims) > 0 {
 		log.Info("dropped the file claims of interrupted applies", "claims", len(claims))
 	}
-	return s.store.ClearClaims(ctx)
+	if !s.store.Postgres() {
+		return s.store.ClearClaims(ctx)
+	}
+	// Other nodes' claims are theirs.
+	for _, c := range claims {
+		if err := s.store.ReleaseFile(ctx, c.FileID, c.JobID); err != nil {
+			return err
+		}
+	}
+	return nil
 }

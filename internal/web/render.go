@@ -179,6 +179,9 @@ func (u *UI) renderError(w http.ResponseWriter, r *http.Request, v visitor, err 
 		he = &httpError{http.StatusServiceUnavailable, "The database is busy; retry in a moment."}
 	case errors.Is(err, catalog.ErrFull):
 		he = &httpError{http.StatusServiceUnavailable, "The disk holding the database is full."}
+	case errors.Is(err, catalog.ErrUnavailable):
+		w.Header().Set("Retry-After", "5")
+		he = &httpError{http.StatusServiceUnavailable, "The database server cannot be reached; retry in a moment."}
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		return // the browser went away
 	default:

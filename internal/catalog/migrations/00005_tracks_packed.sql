@@ -11,7 +11,7 @@
 -- (a NULL number is 0); '[]' for a file without tracks.
 ALTER TABLE files ADD COLUMN tracks_packed TEXT NOT NULL DEFAULT '[]';
 -- The files catalogued before this migration: their packed tracks from the tracks
--- table. (PostgreSQL: json_agg(json_build_array(...) ORDER BY idx).)
+-- table. (PostgreSQL: the string_agg of migrations/postgres/00005.)
 UPDATE files SET tracks_packed = (
     SELECT json_group_array(json_array(t.idx, t.is_default, t.is_forced, coalesce(t.channels, 0),
         coalesce(t.width, 0), coalesce(t.height, 0), t.type, t.codec, t.language, t.title) ORDER BY t.idx)
