@@ -209,6 +209,40 @@ type job struct {
 	// srcKind and dstKind are container kinds (policy.ContainerKind).
 	srcKind, dstKind string
 	final            string // the path after the apply
+	// unprobed is true when src comes from the plan (the file's size, mtime
+	// and fingerprint matched it) rather than from ffprobe.
+	unprobed bool
+}
+
+// metadataOnlyMKV reports whether the plan only changes flags, languages
+// or titles of a Matroska file's tracks: the same tracks stay, in the same
+// order, in the same container kind.
+func (j *job) metadataOnlyMKV() bool {
+	p := j.req.Plan
+	if policy.ContainerKind(p.File.Container) != "mkv" || policy.ContainerKind(j.target.Container) != "mkv" {
+		return false
+	}
+	src, dst := p.File.Tracks, j.target.Tracks
+	if len(src) != len(dst) {
+		return false
+	}
+	for i := range src {
+		if src[i].ID != dst[i].ID || src[i].Type != dst[i].Type || src[i].Codec != dst[i].Codec {
+			return false
+		}
+	}
+	return true
+}
+
+// planDetails is the source as the plan describes it (the catalogue's
+// ffprobe report of the same file version).
+func planDetails(p *policy.Plan) *details {
+	r := &probe.Result{Container: p.File.Container, Duration: p.File.Duration, Tracks: make([]probe.Track, len(p.File.Tracks))}
+	for i, t := range p.File.Tracks {
+		r.Tracks[i] = probe.Track{Index: t.ID, Type: t.Type, Codec: t.Codec, Language: t.Language, Title: t.Title,
+			Default: t.Default, Forced: t.Forced, Channels: t.Channels, Width: t.Width, Height: t.Height}
+	}
+	return &details{result: r, dispositions: map[int][]string{}, durations: map[int]float64{}, fileNames: map[int]string{}}
 }
 
 // Apply carries out req's plan on its file; see the package comment. It
@@ -259,10 +293,10 @@ func (e *Executor) apply(ctx context.Context, req Request) (Result, error) {
 		}
 		j.path = abs
 	}
+	j.target = p.Result()
 	if err := j.precheck(ctx); err != nil {
 		return Result{}, err
 	}
-	j.target = p.Result()
 	j.srcKind = policy.ContainerKind(j.src.result.Container)
 	j.dstKind = policy.ContainerKind(j.target.Container)
 	if j.dstKind == j.srcKind && slices.Equal(j.target.Tracks, p.File.Tracks) {
@@ -318,11 +352,27 @@ func (j *job) precheck(ctx context.Context) error {
 			return fmt.Errorf("%w: content fingerprint changed", ErrStale)
 		}
 	}
+	if j.metadataOnlyMKV() && j.req.Fingerprint != "" && !j.req.ModTime.IsZero() {
+		// Size, mtime and content fingerprint are those the plan was made
+		// from, so its tracks are the file's: no ffprobe run. identify still
+		// checks every track's codec, language, title and flags against the
+		// container's header, and probes after all when they disagree.
+		j.src = planDetails(j.req.Plan)
+		j.unprobed = true
+		return nil
+	}
+	return j.probeSource(ctx)
+}
+
+// probeSource runs ffprobe on the file and checks that its tracks are those
+// the plan was made from.
+func (j *job) probeSource(ctx context.Context) error {
 	src, err := j.e.probeDetails(ctx, j.path)
 	if err != nil {
 		return err
 	}
 	j.src = src
+	j.unprobed = false
 	now := make([]policy.Track, len(src.result.Tracks))
 	for i, t := range src.result.Tracks {
 		now[i] = policy.TrackFromProbe(t)
@@ -448,7 +498,17 @@ func (j *job) identify(ctx context.Context) (map[int]mkvRef, error) {
 	if err != nil {
 		return nil, err
 	}
-	return mapMKV(j.req.Plan.File.Tracks, j.src.fileNames, info)
+	refs, err := mapMKV(j.req.Plan.File.Tracks, j.src.fileNames, info)
+	if errors.Is(err, ErrIdentity) && j.unprobed {
+		// The header disagrees with the plan although the file's size,
+		// mtime and fingerprint match it: probe, so that a changed file is
+		// refused as stale, and map again with ffprobe's own view.
+		if perr := j.probeSource(ctx); perr != nil {
+			return nil, perr
+		}
+		return mapMKV(j.req.Plan.File.Tracks, j.src.fileNames, info)
+	}
+	return refs, err
 }
 
 // checkSpace fails with ErrNoSpace when the directory's filesystem cannot
