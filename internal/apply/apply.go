@@ -118,6 +118,13 @@ type Request struct {
 	// Fingerprint is the file's scan.Fingerprint when planned; "" skips
 	// the check (the tracks are still compared).
 	Fingerprint string
+	// Source, when not nil, is the catalogue's ffprobe report of the file
+	// version the plan was made from (same size, mtime and fingerprint).
+	// A metadata-only in-place edit whose header apply verified in-process
+	// then derives the new version's report from it (the streams are not
+	// touched) instead of running ffprobe; it is ignored unless its tracks
+	// are the plan's.
+	Source *probe.Result
 }
 
 // Result says what Apply did.
@@ -212,6 +219,11 @@ type job struct {
 	// unprobed is true when src comes from the plan (the file's size, mtime
 	// and fingerprint matched it) rather than from ffprobe.
 	unprobed bool
+	// head is the Matroska header read in-process (nil when it could not
+	// be); headMapped is true when the tracks were mapped from it rather
+	// than by mkvmerge -J.
+	head       *mkvHead
+	headMapped bool
 }
 
 // metadataOnlyMKV reports whether the plan only changes flags, languages
@@ -399,7 +411,7 @@ func (j *job) run(ctx context.Context) (Result, error) {
 	var refs map[int]mkvRef
 	if tool != ToolFFmpeg {
 		var err error
-		if refs, err = j.identify(ctx); err != nil {
+		if refs, err = j.identify(ctx, tool); err != nil {
 			return Result{}, err
 		}
 	} else if _, err := ffmpegFormat(j.final, j.dstKind); err != nil {
@@ -483,8 +495,43 @@ func (j *job) run(ctx context.Context) (Result, error) {
 	return res, nil
 }
 
-// identify maps the source's streams to mkvmerge's IDs and UIDs.
-func (j *job) identify(ctx context.Context) (map[int]mkvRef, error) {
+// identify maps the source's streams to mkvmerge's IDs and UIDs: for
+// mkvpropedit from the header read in-process when it can be, else (and
+// for mkvmerge, which needs its own track IDs) from `mkvmerge -J`.
+func (j *job) identify(ctx context.Context, tool string) (map[int]mkvRef, error) {
+	if tool == ToolMKVPropEdit {
+		head, err := readHead(j.path, j.st.Size())
+		var refs map[int]mkvRef
+		if err == nil {
+			j.head = head
+			refs, err = j.identifyHead(ctx, head)
+		}
+		if err == nil {
+			j.headMapped = true
+			return refs, nil
+		}
+		if !errors.Is(err, errHead) && !errors.Is(err, errNoCluster) && !errors.Is(err, ErrIdentity) {
+			return nil, err
+		}
+		j.e.log().Debug("apply: tracks not mapped from the header; asking mkvmerge", "path", j.path, "reason", err.Error())
+	}
+	return j.identifyTool(ctx)
+}
+
+// identifyHead maps the tracks from the header read in-process.
+func (j *job) identifyHead(ctx context.Context, head *mkvHead) (map[int]mkvRef, error) {
+	info, err := head.info()
+	if err != nil {
+		return nil, err
+	}
+	if !head.hasAttach && slices.ContainsFunc(j.req.Plan.File.Tracks, func(t policy.Track) bool { return t.Type == policy.TypeAttachment }) {
+		return nil, fmt.Errorf("%w: the attachments are not in the header", errHead)
+	}
+	return j.mapTracks(ctx, info)
+}
+
+// identifyTool maps the tracks from `mkvmerge -J`.
+func (j *job) identifyTool(ctx context.Context) (map[int]mkvRef, error) {
 	out, err := j.e.tool(ToolMKVMerge).Run(ctx, toolrun.Cmd{
 		Args:    []string{"--identification-format", "json", "--identify", j.path},
 		Timeout: j.e.probeTimeout(),
@@ -498,6 +545,11 @@ func (j *job) identify(ctx context.Context) (map[int]mkvRef, error) {
 	if err != nil {
 		return nil, err
 	}
+	return j.mapTracks(ctx, info)
+}
+
+// mapTracks maps the plan's tracks to info's.
+func (j *job) mapTracks(ctx context.Context, info *mkvInfo) (map[int]mkvRef, error) {
 	refs, err := mapMKV(j.req.Plan.File.Tracks, j.src.fileNames, info)
 	if errors.Is(err, ErrIdentity) && j.unprobed {
 		// The header disagrees with the plan although the file's size,

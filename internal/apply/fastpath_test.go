@@ -18,14 +18,14 @@ import (
 // line to a log file for each run, and the log's path.
 func countingTool(t *testing.T, name string) (wrapper, log string) {
 	t.Helper()
-	real, err := exec.LookPath(name)
+	path, err := exec.LookPath(name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	log = filepath.Join(dir, name+".runs")
 	wrapper = filepath.Join(dir, name)
-	body := "#!/bin/sh\necho run >> '" + log + "'\nexec '" + real + "' \"$@\"\n"
+	body := "#!/bin/sh\necho run >> '" + log + "'\nexec '" + path + "' \"$@\"\n"
 	if err := os.WriteFile(wrapper, []byte(body), 0o755); err != nil {
 		t.Fatal(err)
 	}

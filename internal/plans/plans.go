@@ -446,7 +446,12 @@ func (s *Service) ApplyFile(ctx context.Context, l *Loaded, f catalog.File, sp *
 		return Outcome{}, fmt.Errorf("plan %d is not valid JSON: %w", sp.ID, err)
 	}
 	start := time.Now()
-	res, err := s.exec.Apply(ctx, apply.Request{Plan: &plan, Size: sp.Size, ModTime: sp.ModTime, Fingerprint: sp.Fingerprint})
+	req := apply.Request{Plan: &plan, Size: sp.Size, ModTime: sp.ModTime, Fingerprint: sp.Fingerprint}
+	if f.Fingerprint != "" && f.Fingerprint == sp.Fingerprint && f.Size == sp.Size && f.ModTime.Equal(sp.ModTime) {
+		// The catalogue still describes the planned version.
+		req.Source = &probe.Result{Container: f.Container, Duration: f.Duration, BitRate: f.BitRate, Tracks: f.Tracks}
+	}
+	res, err := s.exec.Apply(ctx, req)
 	dur := time.Since(start)
 	s.observeApply(err, res, dur, ctx.Err() != nil)
 	if err != nil {
