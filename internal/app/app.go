@@ -145,6 +145,7 @@ func build(ctx context.Context, store *catalog.Store, cfg *config.Config, logger
 		RequireApproval: cfg.Policies.RequireApproval,
 		Logger:          applyLog,
 		Observer:        applyObserver(o.metrics),
+		ApplyWorkers:    cfg.Apply.Workers,
 	})
 	var engine *jobs.Engine
 	sched, err := schedule.New(cfg.Library.RootConfigs, func() schedule.RunStatuser { return engine },

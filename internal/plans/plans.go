@@ -83,9 +83,11 @@ type Service struct {
 	dir      string // the policies directory
 	approval bool   // policies.require_approval
 	logger   *slog.Logger
-	stopping atomic.Bool
-	versions sync.Map // tool name -> version line
-	observer ApplyObserver
+	// applyWorkers is how many files an apply job works on at once.
+	applyWorkers int
+	stopping     atomic.Bool
+	versions     sync.Map // tool name -> version line
+	observer     ApplyObserver
 }
 
 // ApplyObserver is told of each rewrite the service attempts (internal/metrics
@@ -104,12 +106,15 @@ type Options struct {
 	Logger          *slog.Logger
 	// Observer, when not nil, is told of every rewrite attempted.
 	Observer ApplyObserver
+	// ApplyWorkers is how many files one apply job (or foreground run)
+	// works on at once; 0 means 1.
+	ApplyWorkers int
 }
 
 // New returns the service.
 func New(o Options) *Service {
 	return &Service{store: o.Store, scanner: o.Scanner, prober: o.Scanner.Prober(), exec: o.Executor,
-		dir: o.PoliciesDir, approval: o.RequireApproval, logger: o.Logger, observer: o.Observer}
+		dir: o.PoliciesDir, approval: o.RequireApproval, logger: o.Logger, observer: o.Observer, applyWorkers: max(o.ApplyWorkers, 1)}
 }
 
 // Register adds the plan and apply workers to River's registry.
