@@ -459,11 +459,7 @@ func (j *job) run(ctx context.Context) (Result, error) {
 	if err := finishTemp(tmp, j.st); err != nil {
 		return Result{}, err
 	}
-	got, err := j.e.probeDetails(ctx, tmp)
-	if err != nil {
-		return Result{}, fmt.Errorf("%w: probe the new version: %w", ErrVerify, err)
-	}
-	notes, err := j.verify(got)
+	got, notes, err := j.verifyTemp(ctx, tmp, tool, refs)
 	if err != nil {
 		return Result{}, err
 	}
@@ -493,6 +489,31 @@ func (j *job) run(ctx context.Context) (Result, error) {
 		res.Size = st.Size()
 	}
 	return res, nil
+}
+
+// verifyTemp verifies the new version in tmp and returns its ffprobe
+// report: for mkvpropedit on a copy whose header was read in-process, by
+// reading the edited copy's header (as for an in-place edit; the copy has
+// the original's layout) and deriving the report, else with ffprobe.
+func (j *job) verifyTemp(ctx context.Context, tmp, tool string, refs map[int]mkvRef) (*details, []string, error) {
+	if tool == ToolMKVPropEdit && j.headMapped {
+		nh, exact, err := verifyHead(tmp, j.head, j.wantByUID(refs))
+		if err != nil {
+			return nil, nil, err
+		}
+		if r := j.derivedProbe(nh, refs); exact && r != nil {
+			return &details{result: r}, nil, nil
+		}
+	}
+	got, err := j.e.probeDetails(ctx, tmp)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: probe the new version: %w", ErrVerify, err)
+	}
+	notes, err := j.verify(got)
+	if err != nil {
+		return nil, nil, err
+	}
+	return got, notes, nil
 }
 
 // identify maps the source's streams to mkvmerge's IDs and UIDs: for

@@ -30,17 +30,21 @@ const languagesAndForced = header + `phases:
             - set_forced: {track_type: subtitle, language: eng, value: false}
 `
 
-// TestApplyInPlaceInProcess: a metadata-only in-place edit runs neither
-// ffprobe nor mkvmerge (the header is read and verified in-process), and
+// TestApplyInPlaceInProcess: a metadata-only edit, in place or on a copy,
+// runs neither ffprobe nor mkvmerge (the header is read and verified
+// in-process), and
 // the ffprobe report it hands the catalogue is what ffprobe says of the
 // edited file. Files made by ffmpeg and by mkvmerge, with non-ASCII titles;
 // policies changing default and forced flags, languages and titles.
 func TestApplyInPlaceInProcess(t *testing.T) {
 	t.Parallel()
 	policies := map[string]string{"flags": flagsFrench, "titles": clearTitles, "languages": languagesAndForced}
-	for _, maker := range []string{"ffmpeg", "mkvmerge"} {
+	for _, combo := range []struct{ maker, mode string }{
+		{"ffmpeg", apply.InPlaceAuto}, {"mkvmerge", apply.InPlaceAuto}, {"ffmpeg", apply.InPlaceNever}, {"mkvmerge", apply.InPlaceNever},
+	} {
+		maker, mode := combo.maker, combo.mode
 		for name, pol := range policies {
-			t.Run(maker+"/"+name, func(t *testing.T) {
+			t.Run(maker+"/"+mode+"/"+name, func(t *testing.T) {
 				t.Parallel()
 				dir := t.TempDir()
 				path := testmedia.MakeRich(t, dir).MKV
@@ -58,6 +62,7 @@ func TestApplyInPlaceInProcess(t *testing.T) {
 					t.Fatalf("the plan changes nothing:\n%s", planText(req.Plan))
 				}
 				e, _ := inPlaceExecutor(t)
+				e.InPlace = mode
 				var ffprobeRuns, mkvmergeRuns string
 				e.Tools.FFprobe, ffprobeRuns = countingTool(t, "ffprobe")
 				e.Tools.MKVMerge, mkvmergeRuns = countingTool(t, "mkvmerge")
@@ -65,9 +70,10 @@ func TestApplyInPlaceInProcess(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if !res.Changed || !res.InPlace {
+				if !res.Changed || res.InPlace != (mode == apply.InPlaceAuto) {
 					t.Fatalf("res = %+v", res)
 				}
+				assertNoTemp(t, dir)
 				if n, m := runs(t, ffprobeRuns), runs(t, mkvmergeRuns); n != 0 || m != 0 {
 					t.Errorf("ffprobe ran %d times, mkvmerge %d; want 0 and 0", n, m)
 				}
@@ -144,8 +150,8 @@ func TestApplyInPlaceInProcessCatchesWrongEdits(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := map[string]struct{ body, errText string }{
-		"nothing done": {body: "exit 0", errText: "verification failed: track 1 (UID "},
-		"wrong track":  {body: realTool + ` "$1" --edit track:a3 --set flag-default=1 >/dev/null`, errText: "verification failed: track 1 (UID "},
+		"nothing done": {body: "exit 0", errText: "verification failed: track 1 (was 1): default true, want false"},
+		"wrong track":  {body: realTool + ` "$1" --edit track:a3 --set flag-default=1 >/dev/null`, errText: "verification failed: track 1 (was 1): default true, want false"},
 		"title on another track": {body: realTool + ` "$@" >/dev/null && ` + realTool + ` "$1" --edit track:s1 --set name=X >/dev/null`,
 			errText: `name "X", want "English Forced"`},
 	}

@@ -668,7 +668,7 @@ func verifyHead(path string, old *mkvHead, want map[uint64]policy.Track) (nh *mk
 			d = append(d, fmt.Sprintf("name %q, want %q", e.name, w.Title))
 		}
 		if len(d) > 0 {
-			diffs = append(diffs, fmt.Sprintf("track %d (UID %d): %s", w.ID, e.uid, strings.Join(d, ", ")))
+			diffs = append(diffs, fmt.Sprintf("track %d (was %d): %s", w.ID, w.ID, strings.Join(d, ", ")))
 		}
 	}
 	if len(diffs) > 0 {
