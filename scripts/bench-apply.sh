@@ -8,7 +8,7 @@
 #    default audio flag a policy moves. `vpo policy run --yes` over the
 #    directory, after a `vpo scan` of it, with in_place = auto (mkvpropedit in
 #    place under a journal) and in_place = never (a copy edited, verified,
-#    renamed), with the default [apply] workers = 2. Floors: mkvpropedit alone
+#    renamed), with [apply] workers = $WORKERS (default 2). Floors: mkvpropedit alone
 #    on each file, one after the other, and two at once (xargs -P 2).
 #    Target: in place >= 50 files/s on 2 cores.
 # 2. Remux: a GB-sized MKV (PCM audio, so generating it is fast), one audio
@@ -42,6 +42,7 @@ setup() {
 [apply]
 settle = 0
 in_place = "$2"
+workers = ${WORKERS:-2}
 EOF
 	cat >"$1/.vpo/policies/flags.yaml" <<'EOF'
 schema_version: 13
