@@ -182,21 +182,41 @@ func TestHeadTruncatedAndGarbage(t *testing.T) {
 	}
 }
 
-// FuzzParseHead: no input makes the reader panic. `go test` runs the seeds
-// (a real header, and cut and spoiled ones); `go test -fuzz FuzzParseHead`
-// searches further.
+// FuzzParseHead: no input makes the reader panic, as a whole file or as a
+// run of Segment children (Tracks, Attachments, SeekHead, compared by
+// value). `go test` runs the seeds (a real header, its Segment children,
+// cut and spoiled ones); `go test -fuzz FuzzParseHead` searches further.
 func FuzzParseHead(f *testing.F) {
 	data, err := os.ReadFile(testmedia.MakeRich(f, f.TempDir()).MKV)
 	if err != nil {
 		f.Fatal(err)
 	}
+	h, err := parseHead(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		f.Fatal(err)
+	}
+	// The Segment's children alone, which the second half of the target
+	// parses as such (a whole file rarely gets past the Segment checks).
+	f.Add(data[h.segData:h.clusterAt])
 	f.Add(data[:4096])
 	f.Add(data[:100])
 	f.Add([]byte{0x1A, 0x45, 0xDF, 0xA3, 0x80, 0x18, 0x53, 0x80, 0x67, 0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF})
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if h, err := parseHead(bytes.NewReader(b), int64(len(b))); err == nil {
+		r := bytes.NewReader(b)
+		if h, err := parseHead(r, int64(len(b))); err == nil {
 			_, _ = h.info()
+		}
+		if els, err := walk(r, 0, int64(len(b))); err == nil {
+			h := &mkvHead{}
+			if h.parseChildren(r, els) == nil {
+				_, _ = h.info()
+			}
+			for i := range els {
+				for j := range els {
+					_ = sameElement(b[els[i].off:els[i].end()], b[els[j].off:els[j].end()])
+				}
+			}
 		}
 	})
 }
