@@ -205,6 +205,7 @@ func build(store *catalog.Store, pool *pgxpool.Pool, node string, cfg *config.Co
 		Logger:          applyLog,
 		Observer:        applyObserver(o.metrics),
 		Node:            node,
+		ApplyWorkers:    cfg.Apply.Workers,
 	})
 	var engine *jobs.Engine
 	sched, err := schedule.New(cfg.Library.RootConfigs, func() schedule.RunStatuser { return engine },

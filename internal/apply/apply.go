@@ -118,6 +118,13 @@ type Request struct {
 	// Fingerprint is the file's scan.Fingerprint when planned; "" skips
 	// the check (the tracks are still compared).
 	Fingerprint string
+	// Source, when not nil, is the catalogue's ffprobe report of the file
+	// version the plan was made from (same size, mtime and fingerprint).
+	// A metadata-only in-place edit whose header apply verified in-process
+	// then derives the new version's report from it (the streams are not
+	// touched) instead of running ffprobe; it is ignored unless its tracks
+	// are the plan's.
+	Source *probe.Result
 }
 
 // Result says what Apply did.
@@ -209,6 +216,45 @@ type job struct {
 	// srcKind and dstKind are container kinds (policy.ContainerKind).
 	srcKind, dstKind string
 	final            string // the path after the apply
+	// unprobed is true when src comes from the plan (the file's size, mtime
+	// and fingerprint matched it) rather than from ffprobe.
+	unprobed bool
+	// head is the Matroska header read in-process (nil when it could not
+	// be); headMapped is true when the tracks were mapped from it rather
+	// than by mkvmerge -J.
+	head       *mkvHead
+	headMapped bool
+}
+
+// metadataOnlyMKV reports whether the plan only changes flags, languages
+// or titles of a Matroska file's tracks: the same tracks stay, in the same
+// order, in the same container kind.
+func (j *job) metadataOnlyMKV() bool {
+	p := j.req.Plan
+	if policy.ContainerKind(p.File.Container) != "mkv" || policy.ContainerKind(j.target.Container) != "mkv" {
+		return false
+	}
+	src, dst := p.File.Tracks, j.target.Tracks
+	if len(src) != len(dst) {
+		return false
+	}
+	for i := range src {
+		if src[i].ID != dst[i].ID || src[i].Type != dst[i].Type || src[i].Codec != dst[i].Codec {
+			return false
+		}
+	}
+	return true
+}
+
+// planDetails is the source as the plan describes it (the catalogue's
+// ffprobe report of the same file version).
+func planDetails(p *policy.Plan) *details {
+	r := &probe.Result{Container: p.File.Container, Duration: p.File.Duration, Tracks: make([]probe.Track, len(p.File.Tracks))}
+	for i, t := range p.File.Tracks {
+		r.Tracks[i] = probe.Track{Index: t.ID, Type: t.Type, Codec: t.Codec, Language: t.Language, Title: t.Title,
+			Default: t.Default, Forced: t.Forced, Channels: t.Channels, Width: t.Width, Height: t.Height}
+	}
+	return &details{result: r, dispositions: map[int][]string{}, durations: map[int]float64{}, fileNames: map[int]string{}}
 }
 
 // Apply carries out req's plan on its file; see the package comment. It
@@ -259,10 +305,10 @@ func (e *Executor) apply(ctx context.Context, req Request) (Result, error) {
 		}
 		j.path = abs
 	}
+	j.target = p.Result()
 	if err := j.precheck(ctx); err != nil {
 		return Result{}, err
 	}
-	j.target = p.Result()
 	j.srcKind = policy.ContainerKind(j.src.result.Container)
 	j.dstKind = policy.ContainerKind(j.target.Container)
 	if j.dstKind == j.srcKind && slices.Equal(j.target.Tracks, p.File.Tracks) {
@@ -318,11 +364,27 @@ func (j *job) precheck(ctx context.Context) error {
 			return fmt.Errorf("%w: content fingerprint changed", ErrStale)
 		}
 	}
+	if j.metadataOnlyMKV() && j.req.Fingerprint != "" && !j.req.ModTime.IsZero() {
+		// Size, mtime and content fingerprint are those the plan was made
+		// from, so its tracks are the file's: no ffprobe run. identify still
+		// checks every track's codec, language, title and flags against the
+		// container's header, and probes after all when they disagree.
+		j.src = planDetails(j.req.Plan)
+		j.unprobed = true
+		return nil
+	}
+	return j.probeSource(ctx)
+}
+
+// probeSource runs ffprobe on the file and checks that its tracks are those
+// the plan was made from.
+func (j *job) probeSource(ctx context.Context) error {
 	src, err := j.e.probeDetails(ctx, j.path)
 	if err != nil {
 		return err
 	}
 	j.src = src
+	j.unprobed = false
 	now := make([]policy.Track, len(src.result.Tracks))
 	for i, t := range src.result.Tracks {
 		now[i] = policy.TrackFromProbe(t)
@@ -349,7 +411,7 @@ func (j *job) run(ctx context.Context) (Result, error) {
 	var refs map[int]mkvRef
 	if tool != ToolFFmpeg {
 		var err error
-		if refs, err = j.identify(ctx); err != nil {
+		if refs, err = j.identify(ctx, tool); err != nil {
 			return Result{}, err
 		}
 	} else if _, err := ffmpegFormat(j.final, j.dstKind); err != nil {
@@ -397,11 +459,7 @@ func (j *job) run(ctx context.Context) (Result, error) {
 	if err := finishTemp(tmp, j.st); err != nil {
 		return Result{}, err
 	}
-	got, err := j.e.probeDetails(ctx, tmp)
-	if err != nil {
-		return Result{}, fmt.Errorf("%w: probe the new version: %w", ErrVerify, err)
-	}
-	notes, err := j.verify(got)
+	got, notes, err := j.verifyTemp(ctx, tmp, tool, refs)
 	if err != nil {
 		return Result{}, err
 	}
@@ -433,8 +491,68 @@ func (j *job) run(ctx context.Context) (Result, error) {
 	return res, nil
 }
 
-// identify maps the source's streams to mkvmerge's IDs and UIDs.
-func (j *job) identify(ctx context.Context) (map[int]mkvRef, error) {
+// verifyTemp verifies the new version in tmp and returns its ffprobe
+// report: for mkvpropedit on a copy whose header was read in-process, by
+// reading the edited copy's header (as for an in-place edit; the copy has
+// the original's layout) and deriving the report, else with ffprobe.
+func (j *job) verifyTemp(ctx context.Context, tmp, tool string, refs map[int]mkvRef) (*details, []string, error) {
+	if tool == ToolMKVPropEdit && j.headMapped {
+		nh, exact, err := verifyHead(tmp, j.head, j.wantByUID(refs))
+		if err != nil {
+			return nil, nil, err
+		}
+		if r := j.derivedProbe(nh, refs); exact && r != nil {
+			return &details{result: r}, nil, nil
+		}
+	}
+	got, err := j.e.probeDetails(ctx, tmp)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: probe the new version: %w", ErrVerify, err)
+	}
+	notes, err := j.verify(got)
+	if err != nil {
+		return nil, nil, err
+	}
+	return got, notes, nil
+}
+
+// identify maps the source's streams to mkvmerge's IDs and UIDs: for
+// mkvpropedit from the header read in-process when it can be, else (and
+// for mkvmerge, which needs its own track IDs) from `mkvmerge -J`.
+func (j *job) identify(ctx context.Context, tool string) (map[int]mkvRef, error) {
+	if tool == ToolMKVPropEdit {
+		head, err := readHead(j.path, j.st.Size())
+		var refs map[int]mkvRef
+		if err == nil {
+			j.head = head
+			refs, err = j.identifyHead(ctx, head)
+		}
+		if err == nil {
+			j.headMapped = true
+			return refs, nil
+		}
+		if !errors.Is(err, errHead) && !errors.Is(err, errNoCluster) && !errors.Is(err, ErrIdentity) {
+			return nil, err
+		}
+		j.e.log().Debug("apply: tracks not mapped from the header; asking mkvmerge", "path", j.path, "reason", err.Error())
+	}
+	return j.identifyTool(ctx)
+}
+
+// identifyHead maps the tracks from the header read in-process.
+func (j *job) identifyHead(ctx context.Context, head *mkvHead) (map[int]mkvRef, error) {
+	info, err := head.info()
+	if err != nil {
+		return nil, err
+	}
+	if !head.hasAttach && slices.ContainsFunc(j.req.Plan.File.Tracks, func(t policy.Track) bool { return t.Type == policy.TypeAttachment }) {
+		return nil, fmt.Errorf("%w: the attachments are not in the header", errHead)
+	}
+	return j.mapTracks(ctx, info)
+}
+
+// identifyTool maps the tracks from `mkvmerge -J`.
+func (j *job) identifyTool(ctx context.Context) (map[int]mkvRef, error) {
 	out, err := j.e.tool(ToolMKVMerge).Run(ctx, toolrun.Cmd{
 		Args:    []string{"--identification-format", "json", "--identify", j.path},
 		Timeout: j.e.probeTimeout(),
@@ -448,7 +566,22 @@ func (j *job) identify(ctx context.Context) (map[int]mkvRef, error) {
 	if err != nil {
 		return nil, err
 	}
-	return mapMKV(j.req.Plan.File.Tracks, j.src.fileNames, info)
+	return j.mapTracks(ctx, info)
+}
+
+// mapTracks maps the plan's tracks to info's.
+func (j *job) mapTracks(ctx context.Context, info *mkvInfo) (map[int]mkvRef, error) {
+	refs, err := mapMKV(j.req.Plan.File.Tracks, j.src.fileNames, info)
+	if errors.Is(err, ErrIdentity) && j.unprobed {
+		// The header disagrees with the plan although the file's size,
+		// mtime and fingerprint match it: probe, so that a changed file is
+		// refused as stale, and map again with ffprobe's own view.
+		if perr := j.probeSource(ctx); perr != nil {
+			return nil, perr
+		}
+		return mapMKV(j.req.Plan.File.Tracks, j.src.fileNames, info)
+	}
+	return refs, err
 }
 
 // checkSpace fails with ErrNoSpace when the directory's filesystem cannot

@@ -57,7 +57,7 @@ func requestForB(t testing.TB, p *policy.Policy, path string) apply.Request {
 		t.Fatal(err)
 	}
 	plan := policy.Evaluate(p, policy.FileInfoFromProbe(path, st.Size(), *res))
-	return apply.Request{Plan: &plan, Size: st.Size(), ModTime: st.ModTime(), Fingerprint: fp}
+	return apply.Request{Plan: &plan, Size: st.Size(), ModTime: st.ModTime(), Fingerprint: fp, Source: res}
 }
 
 func planText(p *policy.Plan) string {

@@ -346,21 +346,30 @@ func ReplayJournals(dir string, log *slog.Logger) ([]string, error) {
 // journalFor reads what an in-place edit of the file would need to undo
 // it, or returns an error (errNoCluster) when the file must be edited on a
 // copy instead.
+//
+// The journal holds the bytes before the first Cluster and the old length,
+// which undo an edit only if mkvpropedit writes nowhere else: so the
+// header must have been read in-process (a Segment of known size ending
+// at the file's end) and hold the Tracks element, and no SeekHead entry
+// may point at a Tracks or SeekHead element past the first Cluster. A file
+// an earlier in-place edit grew has its Tracks past the clusters: a second
+// edit rewrites them there, between the first Cluster and the old end, or
+// moves them back and truncates the file, neither of which the journal
+// could undo.
 func (j *job) journalFor() (*journal, error) {
-	f, err := os.Open(j.path)
-	if err != nil {
-		return nil, err
+	h := j.head
+	if h == nil {
+		return nil, fmt.Errorf("%w: the header was not read in-process", errNoCluster)
 	}
-	defer f.Close()
-	off, err := firstCluster(f, j.st.Size())
-	if err != nil {
-		return nil, err
+	if h.tracks == nil {
+		return nil, fmt.Errorf("%w: the Tracks element is past the first Cluster", errNoCluster)
 	}
-	prefix := make([]byte, off)
-	if _, err := f.ReadAt(prefix, 0); err != nil {
-		return nil, fmt.Errorf("read header: %w", err)
+	for _, s := range h.seeks {
+		if (s.id == tracksID || s.id == seekHeadID) && h.segData+s.pos >= h.clusterAt {
+			return nil, fmt.Errorf("%w: a SeekHead entry points at a %s past the first Cluster", errNoCluster, map[bool]string{true: "Tracks", false: "SeekHead"}[s.id == tracksID])
+		}
 	}
-	return &journal{path: j.path, size: j.st.Size(), mtime: j.st.ModTime(), prefix: prefix}, nil
+	return &journal{path: j.path, size: j.st.Size(), mtime: j.st.ModTime(), prefix: h.prefix}, nil
 }
 
 // runInPlace edits the file itself with mkvpropedit under a journal,
@@ -406,6 +415,26 @@ func (j *job) runInPlace(ctx context.Context, refs map[int]mkvRef) (res Result, 
 	}
 	if err := syncFile(j.path); err != nil {
 		return Result{}, true, undo(err)
+	}
+	if j.headMapped {
+		// The header as mkvpropedit left it, read in-process: exactly the
+		// planned changes, and nothing else touched.
+		nh, exact, err := verifyHead(j.path, j.head, j.wantByUID(refs))
+		if err != nil {
+			return Result{}, true, undo(err)
+		}
+		if !exact {
+			j.e.log().Debug("apply: mkvpropedit re-encoded header elements; verifying with ffprobe", "path", j.path)
+		} else if r := j.derivedProbe(nh, refs); r != nil {
+			if err := removeJournal(name); err != nil {
+				return Result{}, true, err
+			}
+			res = Result{Path: j.path, Changed: true, Tool: ToolMKVPropEdit, InPlace: true, Container: r.Container, Probe: r, Size: nh.size}
+			for _, t := range r.Tracks {
+				res.Tracks = append(res.Tracks, policy.TrackFromProbe(t))
+			}
+			return res, true, nil
+		}
 	}
 	got, err := j.e.probeDetails(context.WithoutCancel(ctx), j.path)
 	if err != nil {

@@ -302,7 +302,7 @@ func runPolicyApply(ctx context.Context, env Env, cmd *cobra.Command, configPath
 		c.Done, c.Changed, c.Conformant, c.Skipped, c.Failed, c.Bytes)
 	if err != nil {
 		if ctx.Err() != nil {
-			return &ExitError{Code: 130, Err: errors.New("apply interrupted; the file being rewritten is untouched")}
+			return &ExitError{Code: 130, Err: errors.New("apply interrupted; the files being rewritten are untouched")}
 		}
 		return err
 	}

@@ -48,6 +48,7 @@ const (
 	DefaultMaxQueued       = 10000
 	DefaultSettle          = 60 * time.Second
 	DefaultApplySettle     = 60 * time.Second
+	DefaultApplyWorkers    = 2
 )
 
 // Allowed values of the enumerated settings.
@@ -200,6 +201,8 @@ type ApplyConfig struct {
 	// Backup is "none" or "keep" (the old version stays as NAME.vpo-backup, a
 	// hard link).
 	Backup string
+	// Workers is how many files one apply job works on at once.
+	Workers int
 }
 
 // Addr returns the listen address in host:port form.

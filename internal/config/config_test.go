@@ -166,6 +166,8 @@ func TestValidationMessages(t *testing.T) {
 		{name: "wrong type", file: "[server]\nport = \"abc\"\n", want: ":2:8: server.port: wrong type: got a TOML string, want an integer"},
 		{name: "malformed", file: "[server\nport = 1\n", want: ":1:8: expected ']' to close table name"},
 		{name: "workers zero", file: "[jobs]\nworkers = 0\n", want: ": jobs.workers: 0 is out of range (1-256)"},
+		{name: "apply workers too many", file: "[apply]\nworkers = 17\n", want: ": apply.workers: 17 is out of range (1-16)"},
+		{name: "apply workers zero", file: "[apply]\nworkers = 0\n", want: ": apply.workers: 0 is out of range (1-16)"},
 		{name: "relative root", file: "[library]\nroots = [\"media\"]\n", want: `: library.roots: entry 1 "media" is not an absolute path`},
 		{name: "env port not a number", env: map[string]string{"VPO_SERVER_PORT": "abc"}, want: `config environment VPO_SERVER_PORT: server.port: "abc" is not an integer`},
 		{name: "env level bad", env: map[string]string{"VPO_LOG_LEVEL": "loud"}, want: `config environment VPO_LOG_LEVEL: logging.level: "loud" is not one of`},
@@ -312,5 +314,26 @@ func TestShippedExamples(t *testing.T) {
 		if _, err := Load(Flags{ConfigPath: &path}, Options{Home: dir, Getenv: envFrom(nil)}); err != nil {
 			t.Errorf("%s: %v", path, err)
 		}
+	}
+}
+
+// TestApplyWorkers: two files at once unless the file says otherwise.
+func TestApplyWorkers(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	cfg, err := Load(Flags{}, Options{Home: home, Getenv: envFrom(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Apply.Workers != 2 {
+		t.Errorf("default apply.workers = %d, want 2", cfg.Apply.Workers)
+	}
+	p := writeFile(t, home, "[apply]\nworkers = 5\n")
+	cfg, err = Load(Flags{ConfigPath: &p}, Options{Home: home, Getenv: envFrom(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Apply.Workers != 5 {
+		t.Errorf("apply.workers = %d, want 5", cfg.Apply.Workers)
 	}
 }

@@ -157,6 +157,8 @@ var specs = []Spec{
 		Doc: "seconds a file must be unchanged (by mtime) before an apply rewrites it; 0 disables the check", field: func(c *Config) any { return &c.Apply.Settle }},
 	{Key: "apply.in_place", Kind: KindEnum, Allowed: InPlaceModes, Default: "never",
 		Doc: "auto: metadata-only Matroska edits are made in place by mkvpropedit under a crash journal; never: always a temp file and rename", field: func(c *Config) any { return &c.Apply.InPlace }},
+	{Key: "apply.workers", Kind: KindInt, Min: 1, Max: 16, Default: DefaultApplyWorkers,
+		Doc: "files one apply job (or `vpo policy run`) works on at once", field: func(c *Config) any { return &c.Apply.Workers }},
 	{Key: "apply.backup", Kind: KindEnum, Allowed: BackupModes, Default: "none",
 		Doc: "keep: the version a rewrite replaces stays as `NAME.vpo-backup` (a hard link, no copy; the first one is kept, never overwritten); none: no backup", field: func(c *Config) any { return &c.Apply.Backup }},
 }

@@ -84,9 +84,11 @@ type Service struct {
 	dir      string // the policies directory
 	approval bool   // policies.require_approval
 	logger   *slog.Logger
-	stopping atomic.Bool
-	versions sync.Map // tool name -> version line
-	observer ApplyObserver
+	// applyWorkers is how many files an apply job works on at once.
+	applyWorkers int
+	stopping     atomic.Bool
+	versions     sync.Map // tool name -> version line
+	observer     ApplyObserver
 }
 
 // ApplyObserver is told of each rewrite the service attempts (internal/metrics
@@ -108,12 +110,16 @@ type Options struct {
 	// Node is this node's River client ID on PostgreSQL: Recover leaves the
 	// claims of jobs running on other nodes alone.
 	Node string
+	// ApplyWorkers is how many files one apply job (or foreground run)
+	// works on at once; 0 means 1.
+	ApplyWorkers int
 }
 
 // New returns the service.
 func New(o Options) *Service {
 	return &Service{store: o.Store, scanner: o.Scanner, prober: o.Scanner.Prober(), exec: o.Executor,
-		dir: o.PoliciesDir, approval: o.RequireApproval, logger: o.Logger, observer: o.Observer, node: o.Node}
+		dir: o.PoliciesDir, approval: o.RequireApproval, logger: o.Logger, observer: o.Observer, node: o.Node,
+		applyWorkers: max(o.ApplyWorkers, 1)}
 }
 
 // Register adds the plan and apply workers to River's registry.
@@ -450,7 +456,12 @@ func (s *Service) ApplyFile(ctx context.Context, l *Loaded, f catalog.File, sp *
 		return Outcome{}, fmt.Errorf("plan %d is not valid JSON: %w", sp.ID, err)
 	}
 	start := time.Now()
-	res, err := s.exec.Apply(ctx, apply.Request{Plan: &plan, Size: sp.Size, ModTime: sp.ModTime, Fingerprint: sp.Fingerprint})
+	req := apply.Request{Plan: &plan, Size: sp.Size, ModTime: sp.ModTime, Fingerprint: sp.Fingerprint}
+	if f.Fingerprint != "" && f.Fingerprint == sp.Fingerprint && f.Size == sp.Size && f.ModTime.Equal(sp.ModTime) {
+		// The catalogue still describes the planned version.
+		req.Source = &probe.Result{Container: f.Container, Duration: f.Duration, BitRate: f.BitRate, Tracks: f.Tracks}
+	}
+	res, err := s.exec.Apply(ctx, req)
 	dur := time.Since(start)
 	s.observeApply(err, res, dur, ctx.Err() != nil)
 	if err != nil {

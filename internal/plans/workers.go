@@ -141,17 +141,32 @@ func (s *Service) applyPath(ctx context.Context, jobID int64, args ApplyArgs, c 
 		return river.JobCancel(err)
 	}
 	approval := s.approval && !args.Unattended
+	pool, t := newFilePool(s.applyWorkers), &tally{c: c}
 	one := func(f catalog.File) error {
-		return s.applyOne(ctx, jobID, l, f, nil, approval, c, log)
+		return pool.do(f.ID, func() error { return s.applyOne(ctx, jobID, l, f, nil, approval, t, log) })
 	}
 	if len(args.Paths) > 0 && isDir {
-		return s.filesAt(ctx, path, args.Paths, one)
+		err = s.filesAt(ctx, path, args.Paths, one)
+	} else {
+		err = s.filesUnder(ctx, path, isDir, one)
 	}
-	return s.filesUnder(ctx, path, isDir, one)
+	if werr := pool.wait(); err == nil {
+		err = werr
+	}
+	return err
 }
 
 // applyApproved applies every approved plan (of args.Policy, under args.Path).
 func (s *Service) applyApproved(ctx context.Context, jobID int64, args ApplyArgs, c *catalog.Counts, log *slog.Logger) error {
+	pool, t := newFilePool(s.applyWorkers), &tally{c: c}
+	err := s.eachApproved(ctx, jobID, args, pool, t, log)
+	if werr := pool.wait(); err == nil {
+		err = werr
+	}
+	return err
+}
+
+func (s *Service) eachApproved(ctx context.Context, jobID int64, args ApplyArgs, pool *filePool, t *tally, log *slog.Logger) error {
 	policies := map[string]*Loaded{}
 	var after int64
 	for {
@@ -172,16 +187,14 @@ func (s *Service) applyApproved(ctx context.Context, jobID int64, args ApplyArgs
 				policies[sp.Policy] = l
 			}
 			if l == nil {
-				c.Found++
-				c.Done++
-				c.Skipped++
+				t.add(catalog.Counts{Found: 1, Done: 1, Skipped: 1}, nil)
 				continue
 			}
 			f, err := s.store.GetFile(ctx, sp.FileID)
 			if err != nil {
 				return err
 			}
-			if err := s.applyOne(ctx, jobID, l, f, &sp, s.approval, c, log); err != nil {
+			if err := pool.do(f.ID, func() error { return s.applyOne(ctx, jobID, l, f, &sp, s.approval, t, log) }); err != nil {
 				return err
 			}
 		}
@@ -193,7 +206,7 @@ func (s *Service) applyApproved(ctx context.Context, jobID int64, args ApplyArgs
 }
 
 func (s *Service) applyOne(ctx context.Context, jobID int64, l *Loaded, f catalog.File, sp *catalog.StoredPlan,
-	requireApproval bool, c *catalog.Counts, log *slog.Logger) error {
+	requireApproval bool, t *tally, log *slog.Logger) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -201,11 +214,10 @@ func (s *Service) applyOne(ctx context.Context, jobID int64, l *Loaded, f catalo
 	if err != nil {
 		return err
 	}
-	add(c, o.counts())
 	if o.Result == ResultFailed || o.Result == ResultSkipped && o.Reason != "no approved plan" {
 		s.note(ctx, jobID, fmt.Sprintf("%s: %s: %s", f.Path, o.Result, o.Reason), log)
 	}
-	s.report(ctx, jobID, *c, log)
+	t.add(o.counts(), func(c catalog.Counts) { s.report(ctx, jobID, c, log) })
 	return nil
 }
 
@@ -228,28 +240,41 @@ func (s *Service) RunForeground(ctx context.Context, policyName string, paths []
 			s.logger.Warn("cannot release the run's file claims", "error", err.Error())
 		}
 	}()
+	pool, t := newFilePool(s.applyWorkers), &tally{c: &c}
+	err = s.foreground(ctx, l, paths, requireApproval, claimID, pool, t, report)
+	if werr := pool.wait(); err == nil {
+		err = werr
+	}
+	return c, err
+}
+
+func (s *Service) foreground(ctx context.Context, l *Loaded, paths []string, requireApproval bool, claimID int64,
+	pool *filePool, t *tally, report func(path string, o Outcome)) error {
 	for _, p := range paths {
 		path, isDir, err := s.ResolvePath(p, false)
 		if err != nil {
-			return c, err
+			return err
 		}
 		err = s.filesUnder(ctx, path, isDir, func(f catalog.File) error {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			o, err := s.ApplyFile(ctx, l, f, nil, requireApproval, claimID, s.logger)
-			if err != nil {
-				return err
-			}
-			add(&c, o.counts())
-			if report != nil {
-				report(f.Path, o)
-			}
-			return nil
+			return pool.do(f.ID, func() error {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				o, err := s.ApplyFile(ctx, l, f, nil, requireApproval, claimID, s.logger)
+				if err != nil {
+					return err
+				}
+				t.add(o.counts(), func(catalog.Counts) {
+					if report != nil {
+						report(f.Path, o)
+					}
+				})
+				return nil
+			})
 		})
 		if err != nil {
-			return c, err
+			return err
 		}
 	}
-	return c, nil
+	return nil
 }
